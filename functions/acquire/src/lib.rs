@@ -1,0 +1,284 @@
+//! The acquire function: `POST /api/v1/licenses/acquire`.
+//!
+//! A signed-in member asks for a seat of their tenant's license for one machine. The caller's
+//! membership and license are looked up (cached for `LICENSE_CACHE_SECONDS`), refused when there is
+//! no license or it is suspended, canceled or expired, then one atomic seat-store step grants a seat,
+//! returns the caller's existing one for this machine, or answers that the pool is full. A granted
+//! seat comes with a signed lease.
+
+mod license_cache;
+mod request;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use shared::config::Config;
+use shared::domain::{License, LicenseStatus, NewAuditEvent, User};
+use shared::error::{ApiError, ApiResult, Problem};
+use shared::identity::IdTokenVerifier;
+use shared::leases::signer::LeaseSigner;
+use shared::leases::{LeaseClaims, fingerprint_hash};
+use shared::seats::{Acquired, SeatRequest, SeatStore, SessionData, new_session_id};
+use shared::serving::auth::bearer_token;
+use shared::serving::{Json, Readiness, service_router};
+use shared::store::Store;
+
+pub use license_cache::LicenseCache;
+use request::AcquireRequest;
+
+/// What acquire needs.
+#[derive(Clone)]
+pub struct AcquireState {
+    /// Memberships and licenses.
+    pub store: Arc<dyn Store>,
+    /// Live seats.
+    pub seats: Arc<dyn SeatStore>,
+    /// Signs the lease of a granted seat.
+    pub signer: Arc<dyn LeaseSigner>,
+    /// Verifies the caller's ID token.
+    pub identity: Arc<IdTokenVerifier>,
+    /// Memberships and licenses seen in the last few seconds.
+    pub licenses: Arc<LicenseCache>,
+    /// Seat lifetime, heartbeat interval, offline grace, lease issuer.
+    pub config: Arc<Config>,
+}
+
+/// The routes of this function, without the common stack (the local server merges them).
+pub fn routes(state: AcquireState) -> Router {
+    Router::new()
+        .route("/api/v1/licenses/acquire", post(acquire))
+        .with_state(state)
+}
+
+/// The whole service: routes, health, readiness (database and seat store) and middleware.
+pub fn router(state: AcquireState) -> Router {
+    let config = state.config.clone();
+    let (store, seats) = (state.store.clone(), state.seats.clone());
+    let readiness = Readiness::new()
+        .with("database", move || {
+            let store = store.clone();
+            async move { Ok(store.ping().await?) }
+        })
+        .with("seats", move || {
+            let seats = seats.clone();
+            async move { Ok(seats.ping().await?) }
+        });
+    service_router(routes(state), readiness, &config)
+}
+
+async fn acquire(
+    State(state): State<AcquireState>,
+    headers: HeaderMap,
+    Json(body): Json<AcquireRequest>,
+) -> ApiResult<Json<Value>> {
+    let caller = state
+        .identity
+        .verify(bearer_token(&headers)?)
+        .await
+        .map_err(identity_error)?;
+    let body = body.validated()?;
+    let (user, license) = state
+        .licenses
+        .lookup(state.store.as_ref(), &caller.uid)
+        .await?;
+    let now = Utc::now();
+    if let Some(refusal) = license_refusal(&license, now) {
+        audit_refusal(&state, &user, &license, &refusal, &body.hostname).await;
+        return Err(refusal.into());
+    }
+    let request = SeatRequest {
+        license_id: license.id,
+        max_seats: u32::try_from(license.max_seats).unwrap_or(0),
+        ttl: state.config.seat_ttl,
+        session: SessionData::new(
+            user.tenant_id,
+            user.id,
+            &body.fingerprint,
+            &body.hostname,
+            body.client_version.clone(),
+        ),
+    };
+    match state.seats.acquire(&request, &new_session_id()).await? {
+        Acquired::Granted {
+            session_id,
+            expires_at_ms,
+            in_use,
+            renewed,
+        } => {
+            let lease =
+                sign_lease(&state, &user, &license, &session_id, &body.fingerprint, now).await?;
+            let expires_at = from_ms(expires_at_ms);
+            tracing::info!(license = %license.id, session = %session_id, renewed, in_use, "seat granted");
+            Ok(Json(json!({
+                "session_id": session_id,
+                "lease": lease,
+                "heartbeat_interval_seconds": state.config.heartbeat_interval.as_secs(),
+                "expires_at": expires_at,
+                "expires_in": (expires_at - now).num_seconds().max(0),
+                "renewed": renewed,
+                "license": {
+                    "id": license.id,
+                    "tier": license.tier,
+                    "max_seats": license.max_seats,
+                    "seats_in_use": in_use,
+                    "features": license.features,
+                    "expires_at": license.expires_at,
+                },
+            })))
+        }
+        Acquired::Full {
+            in_use,
+            next_expiry_ms,
+        } => Err(seats_exhausted(&state, &user, &license, in_use, next_expiry_ms, now).await),
+    }
+}
+
+fn identity_error(err: shared::identity::IdentityError) -> ApiError {
+    match err {
+        shared::identity::IdentityError::Invalid(why) => ApiError::InvalidToken(why),
+        shared::identity::IdentityError::KeysUnavailable(why) => ApiError::Unavailable(why),
+    }
+}
+
+/// Why this license grants no seat at `now`, if it does not.
+fn license_refusal(license: &License, now: DateTime<Utc>) -> Option<Problem> {
+    let forbidden = StatusCode::FORBIDDEN;
+    match license.status {
+        LicenseStatus::Suspended => Some(Problem::new(
+            forbidden,
+            "license_suspended",
+            "Your organisation's license is suspended; ask an owner to check billing.",
+        )),
+        LicenseStatus::Canceled => Some(Problem::new(
+            forbidden,
+            "license_canceled",
+            "Your organisation's license was canceled; an owner can subscribe again.",
+        )),
+        LicenseStatus::Active if license.expired_at(now) => Some(
+            Problem::new(
+                forbidden,
+                "license_expired",
+                "Your organisation's license has expired; ask an owner to renew it.",
+            )
+            .with("expired_at", json!(license.expires_at)),
+        ),
+        LicenseStatus::Active => None,
+    }
+}
+
+async fn sign_lease(
+    state: &AcquireState,
+    user: &User,
+    license: &License,
+    session_id: &str,
+    fingerprint: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<String> {
+    let config = &state.config;
+    let claims = LeaseClaims {
+        iss: config.lease_issuer.clone(),
+        sub: user.id.to_string(),
+        tenant: user.tenant_id.to_string(),
+        license: license.id.to_string(),
+        tier: license.tier.as_str().to_owned(),
+        features: license.features.0.clone(),
+        sid: session_id.to_owned(),
+        fph: fingerprint_hash(fingerprint),
+        iat: now.timestamp(),
+        exp: (now + config.offline_grace).timestamp(),
+        hbi: config.heartbeat_interval.as_secs(),
+    };
+    Ok(state.signer.sign(&claims).await?)
+}
+
+/// The 409 of a full pool: counts, when the next seat frees, and for owners and admins who holds
+/// the seats, so they can ask someone to close a session.
+async fn seats_exhausted(
+    state: &AcquireState,
+    user: &User,
+    license: &License,
+    in_use: u32,
+    next_expiry_ms: i64,
+    now: DateTime<Utc>,
+) -> ApiError {
+    let next_free = from_ms(next_expiry_ms);
+    let wait = (next_free - now).num_seconds().max(1) as u64;
+    let mut problem = Problem::new(
+        StatusCode::CONFLICT,
+        "seats_exhausted",
+        format!(
+            "All {} seats of your organisation's license are in use. The next seat frees by {} \
+             unless its holder is still working; close the CLI on another machine or ask an owner \
+             for more seats.",
+            license.max_seats,
+            next_free.to_rfc3339()
+        ),
+    )
+    .with("max_seats", license.max_seats)
+    .with("seats_in_use", in_use)
+    .with("next_seat_frees_at", json!(next_free))
+    .retry_after(wait);
+    if user.role.manages_members() {
+        match holders(state, license).await {
+            Ok(holders) => problem = problem.with("holders", holders),
+            Err(e) => tracing::warn!(error = %e, "could not list seat holders for a denial"),
+        }
+    }
+    problem.into()
+}
+
+async fn holders(state: &AcquireState, license: &License) -> anyhow::Result<Value> {
+    let members = state.store.members(license.tenant_id).await?;
+    let holders: Vec<Value> = state
+        .seats
+        .holders(license.id)
+        .await?
+        .into_iter()
+        .map(|h| {
+            let who = members.iter().find(|m| m.id == h.data.user);
+            json!({
+                "user_id": h.data.user,
+                "email": who.and_then(|m| m.email.clone()),
+                "hostname": h.data.hostname,
+                "expires_at": from_ms(h.expires_at_ms),
+            })
+        })
+        .collect();
+    Ok(Value::Array(holders))
+}
+
+/// Records a license-level refusal. Such refusals never reach the seat store, so they are written
+/// here; a failure to write is logged with the whole event rather than failing the answer.
+async fn audit_refusal(
+    state: &AcquireState,
+    user: &User,
+    license: &License,
+    refusal: &Problem,
+    hostname: &str,
+) {
+    let event = NewAuditEvent {
+        tenant_id: user.tenant_id,
+        license_id: Some(license.id),
+        user_id: Some(user.id),
+        action: "seat.denied".into(),
+        session_id: None,
+        detail: json!({"reason": refusal.code, "hostname": hostname}),
+        request_id: shared::telemetry::current_request_id(),
+        occurred_at: Utc::now(),
+        dedupe_key: None,
+    };
+    if let Err(e) = state.store.append_audit(std::slice::from_ref(&event)).await {
+        tracing::error!(error = %e, ?event, "could not record a seat denial in the audit trail");
+    }
+}
+
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_else(Utc::now)
+}

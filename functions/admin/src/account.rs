@@ -1,0 +1,140 @@
+//! `POST /api/v1/register` and `GET /api/v1/me`.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::error::{ApiError, ApiResult};
+use shared::serving::Json;
+use shared::store::{LicensePlan, Registration, RegistrationOutcome};
+
+use crate::AdminState;
+use crate::access::{caller, membership};
+
+/// The optional register body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegisterRequest {
+    /// Name of the organisation to create (ignored when joining by invitation or already a member).
+    #[serde(default)]
+    tenant_name: Option<String>,
+}
+
+/// Turns the signed-in caller into a member: 201 when this call created the tenant or joined an
+/// invitation, 200 when they were already a member.
+pub(crate) async fn register(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let caller = caller(&state, &headers).await?;
+    // The body is optional: an empty one means "name the organisation for me".
+    let body: RegisterRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RegisterRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => ApiError::Validation(e.to_string()),
+            _ => ApiError::MalformedJson(e.to_string()),
+        })?
+    };
+    let tenant_name = match body.tenant_name.map(|n| n.trim().to_owned()) {
+        Some(name)
+            if name.is_empty()
+                || name.chars().count() > 200
+                || name.chars().any(char::is_control) =>
+        {
+            return Err(ApiError::Validation(
+                "tenant_name must be 1 to 200 printable characters".into(),
+            ));
+        }
+        Some(name) => name,
+        None => default_tenant_name(caller.email.as_deref(), caller.name.as_deref()),
+    };
+    let now = Utc::now();
+    let free_until = state
+        .config
+        .free_license_days
+        .map(|days| now + Duration::days(days.into()));
+    let registered = state
+        .store
+        .register(&Registration {
+            firebase_uid: caller.uid.clone(),
+            email: caller.email.clone(),
+            email_verified: caller.email_verified,
+            display_name: caller.name.clone(),
+            tenant_name,
+            starting_plan: LicensePlan::free(free_until),
+            now,
+        })
+        .await?;
+    let status = match registered.outcome {
+        RegistrationOutcome::Existing => StatusCode::OK,
+        RegistrationOutcome::CreatedTenant | RegistrationOutcome::JoinedByInvitation => {
+            tracing::info!(tenant = %registered.tenant.id, user = %registered.user.id, outcome = ?registered.outcome, "registered");
+            StatusCode::CREATED
+        }
+    };
+    let joined = registered.outcome == RegistrationOutcome::JoinedByInvitation;
+    Ok((
+        status,
+        Json(json!({
+            "tenant": registered.tenant,
+            "user": registered.user,
+            "license": registered.license,
+            "joined_by_invitation": joined,
+        })),
+    ))
+}
+
+/// The organisation name of a first sign-in without one: the email's domain, else the person's
+/// name.
+fn default_tenant_name(email: Option<&str>, name: Option<&str>) -> String {
+    if let Some(domain) = email
+        .and_then(|e| e.rsplit_once('@'))
+        .map(|(_, d)| d.trim())
+        && !domain.is_empty()
+    {
+        return domain.to_owned();
+    }
+    match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => format!("{name}'s organisation"),
+        None => "My organisation".to_owned(),
+    }
+}
+
+/// The caller, their tenant, role and license, and the seats in use now.
+pub(crate) async fn me(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    let user = membership(&state, &headers).await?;
+    let tenant = state.store.tenant(user.tenant_id).await?;
+    let license = state.store.license_of_tenant(user.tenant_id).await?;
+    let seats_in_use = match &license {
+        Some(license) => state.seats.holders(license.id).await?.len(),
+        None => 0,
+    };
+    Ok(Json(json!({
+        "user": user,
+        "role": user.role,
+        "tenant": tenant,
+        "license": license,
+        "seats_in_use": seats_in_use,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_tenant_name;
+
+    #[test]
+    fn a_tenant_is_named_after_the_email_domain_then_the_person() {
+        assert_eq!(
+            default_tenant_name(Some("ana@acme.io"), Some("Ana")),
+            "acme.io"
+        );
+        assert_eq!(default_tenant_name(None, Some("Ana")), "Ana's organisation");
+        assert_eq!(default_tenant_name(None, None), "My organisation");
+    }
+}

@@ -1,0 +1,118 @@
+//! The admin function: registration, the caller's own view, and tenant administration.
+//!
+//! - `POST /api/v1/register`, `GET /api/v1/me` ([`account`]);
+//! - `/api/v1/tenants/{tenant_id}/members[/{user_id}]` ([`members`]);
+//! - `/api/v1/tenants/{tenant_id}/invitations[/{invitation_id}]` ([`invitations`]);
+//! - `/api/v1/tenants/{tenant_id}/license`, `…/sessions[/{session_id}]`, `…/audit` ([`license`]);
+//! - `GET /.well-known/jwks.json`: the public keys that verify leases.
+//!
+//! Every tenant resource is reached through [`access::member_of`], which answers `not_found` (never
+//! `forbidden`) when the caller is not a member of that tenant, so ids of other tenants reveal
+//! nothing.
+
+mod access;
+mod account;
+mod invitations;
+mod license;
+mod members;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, patch, post};
+use shared::config::Config;
+use shared::identity::IdTokenVerifier;
+use shared::leases::signer::LeaseSigner;
+use shared::seats::SeatStore;
+use shared::serving::{Readiness, service_router};
+use shared::store::Store;
+
+/// What admin needs.
+#[derive(Clone)]
+pub struct AdminState {
+    /// Tenants, members, invitations, licenses, audit.
+    pub store: Arc<dyn Store>,
+    /// Live seats (seats in use, sessions, releasing a removed member's seats).
+    pub seats: Arc<dyn SeatStore>,
+    /// Verifies callers' ID tokens.
+    pub identity: Arc<IdTokenVerifier>,
+    /// Publishes the lease keys.
+    pub signer: Arc<dyn LeaseSigner>,
+    /// Free-plan length, invitation lifetime.
+    pub config: Arc<Config>,
+}
+
+/// The routes of this function, without the common stack.
+pub fn routes(state: AdminState) -> Router {
+    let tenant = "/api/v1/tenants/{tenant_id}";
+    Router::new()
+        .route("/api/v1/register", post(account::register))
+        .route("/api/v1/me", get(account::me))
+        .route(&format!("{tenant}/members"), get(members::list))
+        .route(
+            &format!("{tenant}/members/{{user_id}}"),
+            patch(members::change_role).delete(members::remove),
+        )
+        .route(
+            &format!("{tenant}/invitations"),
+            get(invitations::list).post(invitations::create),
+        )
+        .route(
+            &format!("{tenant}/invitations/{{invitation_id}}"),
+            delete(invitations::revoke),
+        )
+        .route(&format!("{tenant}/license"), get(license::show))
+        .route(&format!("{tenant}/sessions"), get(license::sessions))
+        .route(
+            &format!("{tenant}/sessions/{{session_id}}"),
+            delete(license::end_session),
+        )
+        .route(&format!("{tenant}/audit"), get(license::audit))
+        .route("/.well-known/jwks.json", get(jwks))
+        .with_state(state)
+}
+
+/// The whole service: routes, health, readiness (database and seat store) and middleware.
+pub fn router(state: AdminState) -> Router {
+    let config = state.config.clone();
+    let (store, seats) = (state.store.clone(), state.seats.clone());
+    let readiness = Readiness::new()
+        .with("database", move || {
+            let store = store.clone();
+            async move { Ok(store.ping().await?) }
+        })
+        .with("seats", move || {
+            let seats = seats.clone();
+            async move { Ok(seats.ping().await?) }
+        });
+    service_router(routes(state), readiness, &config)
+}
+
+/// The lease public keys; cacheable for an hour (a rotation publishes the new key well before it
+/// signs).
+async fn jwks(State(state): State<AdminState>) -> impl IntoResponse {
+    (
+        [(axum::http::header::CACHE_CONTROL, "public, max-age=3600")],
+        axum::Json(state.signer.jwks()),
+    )
+}
+
+/// Applies the migrations of the configured database and returns: the one explicit migration step
+/// of a deploy (SQLite is also migrated automatically at start-up).
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let url = config.database_url.expose();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)?;
+        shared::store::SqliteStore::connect(url)
+            .await?
+            .migrate()
+            .await?;
+    } else {
+        let store = shared::store::PgStore::connect_lazy(url, 1)?;
+        store.migrate().await?;
+    }
+    tracing::info!("migrations applied");
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! `/api/v1/tenants/{tenant_id}/license`, `…/sessions` and `…/audit`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{TimeZone, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::domain::License;
+use shared::error::{ApiError, ApiResult};
+use shared::serving::Json;
+use uuid::Uuid;
+
+use crate::AdminState;
+use crate::access::{manager_of, member_of};
+
+async fn license_of(state: &AdminState, tenant_id: Uuid) -> ApiResult<License> {
+    state
+        .store
+        .license_of_tenant(tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Your organisation holds no license.".into()))
+}
+
+/// The license and the seats in use (any member).
+pub(crate) async fn show(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path(tenant_id): Path<Uuid>,
+) -> ApiResult<Json<Value>> {
+    member_of(&state, &headers, tenant_id).await?;
+    let license = license_of(&state, tenant_id).await?;
+    let in_use = state.seats.holders(license.id).await?.len();
+    Ok(Json(json!({ "license": license, "seats_in_use": in_use })))
+}
+
+/// The live sessions: who holds a seat on which machine (owners and admins).
+pub(crate) async fn sessions(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path(tenant_id): Path<Uuid>,
+) -> ApiResult<Json<Value>> {
+    manager_of(&state, &headers, tenant_id).await?;
+    let license = license_of(&state, tenant_id).await?;
+    let sessions: Vec<Value> = state
+        .seats
+        .holders(license.id)
+        .await?
+        .into_iter()
+        .map(|h| {
+            json!({
+                "session_id": h.session_id,
+                "user_id": h.data.user,
+                "hostname": h.data.hostname,
+                "client_version": h.data.client_version,
+                "expires_at": Utc.timestamp_millis_opt(h.expires_at_ms).single(),
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "sessions": sessions, "max_seats": license.max_seats }),
+    ))
+}
+
+/// Ends a session (owners and admins): frees a seat held by a machine that is gone.
+pub(crate) async fn end_session(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path((tenant_id, session_id)): Path<(Uuid, String)>,
+) -> ApiResult<StatusCode> {
+    let actor = manager_of(&state, &headers, tenant_id).await?;
+    let license = license_of(&state, tenant_id).await?;
+    // Session ids are looked up in this tenant's pool only: another tenant's id is simply absent.
+    if !state.seats.release(license.id, &session_id).await? {
+        return Err(ApiError::NotFound("No such session.".into()));
+    }
+    tracing::info!(%tenant_id, session = %session_id, by = %actor.id, "session ended by an admin");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `?limit=` for the audit listing.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AuditQuery {
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+/// The newest audit events (owners and admins), at most `limit` (default 100, at most 1000).
+pub(crate) async fn audit(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path(tenant_id): Path<Uuid>,
+    Query(query): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
+    manager_of(&state, &headers, tenant_id).await?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let events = state.store.audit_events(tenant_id, limit).await?;
+    Ok(Json(json!({ "events": events })))
+}

@@ -1,0 +1,28 @@
+//! The admin service: registration, membership, invitations, license views and the lease JWKS.
+//! `cargo run -p admin` serves it (needs `REDIS_URL`); `cargo run -p admin -- migrate` applies the
+//! database migrations to `DATABASE_URL` and exits (the deploy's migrate step).
+
+use std::sync::Arc;
+
+use admin::AdminState;
+use anyhow::bail;
+use shared::{backends, config::Config, serving, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Arc::new(Config::from_env()?);
+    telemetry::init(&config.log_level, &config.project_id);
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("migrate") => return admin::migrate(&config).await,
+        Some(other) => bail!("unknown command {other:?}; the only command is `migrate`"),
+    }
+    let state = AdminState {
+        store: backends::records(&config).await?,
+        seats: backends::seats(&config, false)?,
+        identity: backends::identity(&config)?,
+        signer: backends::lease_signer(&config)?,
+        config: config.clone(),
+    };
+    serving::serve_until_signal(&config, admin::router(state)).await
+}

@@ -1,0 +1,77 @@
+//! `/api/v1/tenants/{tenant_id}/members`: list, change role, remove.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::domain::Role;
+use shared::error::{ApiError, ApiResult};
+use shared::serving::Json;
+use uuid::Uuid;
+
+use crate::AdminState;
+use crate::access::{manager_of, may_assign, member_of};
+
+/// Every member of the tenant; any member may see who their colleagues are.
+pub(crate) async fn list(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path(tenant_id): Path<Uuid>,
+) -> ApiResult<Json<Value>> {
+    member_of(&state, &headers, tenant_id).await?;
+    let members = state.store.members(tenant_id).await?;
+    Ok(Json(json!({ "members": members })))
+}
+
+/// `{"role": "ADMIN"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoleChange {
+    role: Role,
+}
+
+/// Changes a member's role (owners and admins; only owners grant or revoke ownership; the last
+/// owner stays an owner).
+pub(crate) async fn change_role(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path((tenant_id, user_id)): Path<(Uuid, Uuid)>,
+    Json(change): Json<RoleChange>,
+) -> ApiResult<Json<Value>> {
+    let actor = manager_of(&state, &headers, tenant_id).await?;
+    may_assign(&actor, change.role)?;
+    let target = state
+        .store
+        .member(tenant_id, user_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("No such member.".into()))?;
+    may_assign(&actor, target.role)?;
+    let user = state
+        .store
+        .change_role(tenant_id, user_id, change.role)
+        .await?;
+    tracing::info!(%tenant_id, %user_id, role = %change.role, by = %actor.id, "role changed");
+    Ok(Json(json!({ "member": user })))
+}
+
+/// Removes a member and releases every seat they hold.
+pub(crate) async fn remove(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path((tenant_id, user_id)): Path<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let actor = manager_of(&state, &headers, tenant_id).await?;
+    let target = state
+        .store
+        .member(tenant_id, user_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("No such member.".into()))?;
+    may_assign(&actor, target.role)?;
+    let removed = state.store.remove_member(tenant_id, user_id).await?;
+    let released = match state.store.license_of_tenant(tenant_id).await? {
+        Some(license) => state.seats.release_user(license.id, removed.id).await?,
+        None => 0,
+    };
+    tracing::info!(%tenant_id, %user_id, released, by = %actor.id, "member removed");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,61 @@
+//! The cleanup function: `POST /api/v1/tasks/cleanup`.
+//!
+//! Invoked every minute by Cloud Scheduler with an OIDC token; the service is not public, so Cloud
+//! Run IAM (`roles/run.invoker` for the scheduler's service account only) is what authorises it.
+//! Reaps seats whose heartbeats stopped in pools nobody acquires from and drains every license's seat
+//! events into the audit trail (see `shared::seats::cleanup`). Safe to run concurrently and to retry.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use shared::config::Config;
+use shared::error::ApiResult;
+use shared::seats::SeatStore;
+use shared::seats::cleanup::{self, CleanupReport};
+use shared::serving::{Json, Readiness, service_router};
+use shared::store::Store;
+
+/// What cleanup needs.
+#[derive(Clone)]
+pub struct CleanupState {
+    /// Live seats and their event logs.
+    pub seats: Arc<dyn SeatStore>,
+    /// Where the audit trail is written.
+    pub store: Arc<dyn Store>,
+}
+
+/// The routes of this function, without the common stack. The local server does not mount them:
+/// it runs the task on a timer instead (no scheduler or IAM stands in front of it).
+pub fn routes(state: CleanupState) -> Router {
+    Router::new()
+        .route("/api/v1/tasks/cleanup", post(run))
+        .with_state(state)
+}
+
+/// The whole service: routes, health, readiness (database and seat store) and middleware.
+pub fn router(state: CleanupState, config: &Config) -> Router {
+    let (store, seats) = (state.store.clone(), state.seats.clone());
+    let readiness = Readiness::new()
+        .with("database", move || {
+            let store = store.clone();
+            async move { Ok(store.ping().await?) }
+        })
+        .with("seats", move || {
+            let seats = seats.clone();
+            async move { Ok(seats.ping().await?) }
+        });
+    service_router(routes(state), readiness, config)
+}
+
+async fn run(State(state): State<CleanupState>) -> ApiResult<Json<CleanupReport>> {
+    let report = cleanup::run(state.seats.as_ref(), state.store.as_ref()).await?;
+    tracing::info!(
+        pools = report.pools,
+        reaped = report.reaped,
+        audited = report.audited,
+        "cleanup ran"
+    );
+    Ok(Json(report))
+}

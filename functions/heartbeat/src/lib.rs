@@ -1,0 +1,74 @@
+//! The heartbeat function: `PUT /api/v1/licenses/heartbeat`.
+//!
+//! Authorised by the lease alone (signature, expiry, session id) and answered from the seat store
+//! alone: no database, no signing key, so the hot path is one Redis script.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::put;
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+use shared::config::Config;
+use shared::error::{ApiResult, Problem};
+use shared::leases::verify::LeaseVerifier;
+use shared::seats::SeatStore;
+use shared::serving::auth::{Expiry, lease_claims};
+use shared::serving::{Json, Readiness, service_router};
+
+/// What heartbeat needs.
+#[derive(Clone)]
+pub struct HeartbeatState {
+    /// Live seats.
+    pub seats: Arc<dyn SeatStore>,
+    /// Checks leases against the published public keys.
+    pub verifier: Arc<LeaseVerifier>,
+    /// How far each heartbeat pushes the seat's expiry.
+    pub seat_ttl: Duration,
+}
+
+/// The routes of this function, without the common stack.
+pub fn routes(state: HeartbeatState) -> Router {
+    Router::new()
+        .route("/api/v1/licenses/heartbeat", put(heartbeat))
+        .with_state(state)
+}
+
+/// The whole service: routes, health, readiness (the seat store only) and middleware.
+pub fn router(state: HeartbeatState, config: &Config) -> Router {
+    let seats = state.seats.clone();
+    let readiness = Readiness::new().with("seats", move || {
+        let seats = seats.clone();
+        async move { Ok(seats.ping().await?) }
+    });
+    service_router(routes(state), readiness, config)
+}
+
+async fn heartbeat(
+    State(state): State<HeartbeatState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    let (claims, license) = lease_claims(&state.verifier, &headers, Expiry::Enforce)?;
+    let Some(expires_ms) = state
+        .seats
+        .heartbeat(license, &claims.sid, state.seat_ttl)
+        .await?
+    else {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "session_not_found",
+            "This seat has expired or was released; acquire a seat again.",
+        )
+        .into());
+    };
+    let now = Utc::now();
+    let expires_at = Utc.timestamp_millis_opt(expires_ms).single().unwrap_or(now);
+    Ok(Json(json!({
+        "session_id": claims.sid,
+        "expires_at": expires_at,
+        "expires_in": (expires_at - now).num_seconds().max(0),
+    })))
+}

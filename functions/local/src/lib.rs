@@ -1,0 +1,102 @@
+//! The all-in-one server: every function's routes on one port, one set of backends, and the
+//! cleanup task on a timer instead of an endpoint (no Cloud Scheduler or Cloud Run IAM stands in
+//! front of it). With no configuration it runs on the embedded default: SQLite under `DATA_DIR`,
+//! in-process seats, a generated lease key and emulator identity.
+
+use std::sync::Arc;
+
+use axum::Router;
+use shared::backends;
+use shared::config::Config;
+use shared::seats::SeatStore;
+use shared::serving::{Readiness, service_router};
+use shared::store::Store;
+use tokio::task::JoinHandle;
+
+/// The local server, ready to serve.
+pub struct Local {
+    /// Every function's routes behind the common stack.
+    pub app: Router,
+    /// The records store, shared by every route.
+    pub store: Arc<dyn Store>,
+    /// The seat store, shared by every route.
+    pub seats: Arc<dyn SeatStore>,
+}
+
+/// Builds the backends named by `config` and every function's routes on them.
+pub async fn build(config: Arc<Config>) -> anyhow::Result<Local> {
+    let store = backends::records(&config).await?;
+    let seats = backends::seats(&config, true)?;
+    let signer = backends::lease_signer(&config)?;
+    let identity = backends::identity(&config)?;
+    let verifier = Arc::new(backends::lease_verifier(&config)?);
+    let routes = Router::new()
+        .merge(acquire::routes(acquire::AcquireState {
+            store: store.clone(),
+            seats: seats.clone(),
+            signer: signer.clone(),
+            identity: identity.clone(),
+            licenses: Arc::new(acquire::LicenseCache::new(config.license_cache_ttl)),
+            config: config.clone(),
+        }))
+        .merge(heartbeat::routes(heartbeat::HeartbeatState {
+            seats: seats.clone(),
+            verifier: verifier.clone(),
+            seat_ttl: config.seat_ttl,
+        }))
+        .merge(release::routes(release::ReleaseState {
+            seats: seats.clone(),
+            verifier,
+        }))
+        .merge(stripe_webhook::routes(stripe_webhook::WebhookState {
+            store: store.clone(),
+        }))
+        .merge(admin::routes(admin::AdminState {
+            store: store.clone(),
+            seats: seats.clone(),
+            identity,
+            signer,
+            config: config.clone(),
+        }));
+    let (probe_store, probe_seats) = (store.clone(), seats.clone());
+    let readiness = Readiness::new()
+        .with("database", move || {
+            let store = probe_store.clone();
+            async move { Ok(store.ping().await?) }
+        })
+        .with("seats", move || {
+            let seats = probe_seats.clone();
+            async move { Ok(seats.ping().await?) }
+        });
+    Ok(Local {
+        app: service_router(routes, readiness, &config),
+        store,
+        seats,
+    })
+}
+
+/// Runs the cleanup task every `config.cleanup_interval` until the process ends.
+pub fn spawn_cleanup(local: &Local, config: &Config) -> JoinHandle<()> {
+    let (store, seats) = (local.store.clone(), local.seats.clone());
+    let interval = config.cleanup_interval;
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match shared::seats::cleanup::run(seats.as_ref(), store.as_ref()).await {
+                Ok(report) if report.reaped > 0 || report.audited > 0 => {
+                    tracing::info!(
+                        reaped = report.reaped,
+                        audited = report.audited,
+                        "cleanup ran"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "cleanup failed; retrying next tick")
+                }
+            }
+        }
+    })
+}

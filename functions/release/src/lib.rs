@@ -1,0 +1,51 @@
+//! The release function: `DELETE /api/v1/licenses/release` (POST accepted, for clients that cannot
+//! send a DELETE on exit).
+//!
+//! Authorised by the lease alone, answered from the seat store alone. Idempotent: 204 whether the
+//! seat was held or already gone. A lease past its offline grace may still give its seat back.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::delete;
+use shared::config::Config;
+use shared::error::ApiResult;
+use shared::leases::verify::LeaseVerifier;
+use shared::seats::SeatStore;
+use shared::serving::auth::{Expiry, lease_claims};
+use shared::serving::{Readiness, service_router};
+
+/// What release needs.
+#[derive(Clone)]
+pub struct ReleaseState {
+    /// Live seats.
+    pub seats: Arc<dyn SeatStore>,
+    /// Checks leases against the published public keys.
+    pub verifier: Arc<LeaseVerifier>,
+}
+
+/// The routes of this function, without the common stack.
+pub fn routes(state: ReleaseState) -> Router {
+    Router::new()
+        .route("/api/v1/licenses/release", delete(release).post(release))
+        .with_state(state)
+}
+
+/// The whole service: routes, health, readiness (the seat store only) and middleware.
+pub fn router(state: ReleaseState, config: &Config) -> Router {
+    let seats = state.seats.clone();
+    let readiness = Readiness::new().with("seats", move || {
+        let seats = seats.clone();
+        async move { Ok(seats.ping().await?) }
+    });
+    service_router(routes(state), readiness, config)
+}
+
+async fn release(State(state): State<ReleaseState>, headers: HeaderMap) -> ApiResult<StatusCode> {
+    let (claims, license) = lease_claims(&state.verifier, &headers, Expiry::Ignore)?;
+    let released = state.seats.release(license, &claims.sid).await?;
+    tracing::info!(%license, session = %claims.sid, released, "seat release");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,32 @@
+//! The stripe-webhook function. Its endpoint (`POST /api/v1/stripe/webhook`: verify
+//! `Stripe-Signature`, record the event id for idempotency, set plan and seats) is not built yet; the
+//! service serves health and readiness so the deployment is complete.
+
+use std::sync::Arc;
+
+use axum::Router;
+use shared::config::Config;
+use shared::serving::{Readiness, service_router};
+use shared::store::Store;
+
+/// What the webhook needs.
+#[derive(Clone)]
+pub struct WebhookState {
+    /// Licenses and the processed-event ids.
+    pub store: Arc<dyn Store>,
+}
+
+/// The routes of this function, without the common stack (none yet).
+pub fn routes(_state: WebhookState) -> Router {
+    Router::new()
+}
+
+/// The whole service: health, readiness (the database) and middleware.
+pub fn router(state: WebhookState, config: &Config) -> Router {
+    let store = state.store.clone();
+    let readiness = Readiness::new().with("database", move || {
+        let store = store.clone();
+        async move { Ok(store.ping().await?) }
+    });
+    service_router(routes(state), readiness, config)
+}

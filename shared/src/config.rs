@@ -1,0 +1,329 @@
+//! Configuration, read once from environment variables at start-up.
+//!
+//! Cloud Run passes everything through the environment, so that is the only source. Every variable
+//! has a default that selects the embedded backends, so `cargo run -p local` needs none. A variable
+//! that is set but malformed stops start-up with a message naming it; it is never silently ignored.
+//! The README's configuration table lists every variable read here.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The Identity Platform project used when none is configured: a `demo-` project, which puts
+/// identity into emulator mode, as the Firebase tools do.
+pub const DEFAULT_PROJECT: &str = "demo-coditect";
+
+/// Google's published keys for Identity Platform / Firebase ID tokens.
+pub const GOOGLE_JWKS_URL: &str =
+    "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com";
+
+/// A value that must never reach a log line or a response (database and Redis URLs carry
+/// passwords, webhook secrets sign requests).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it (a driver, a signature check).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Why configuration could not be read; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable is set but cannot be parsed.
+    #[error("environment variable {name} is malformed ({value:?}): {reason}")]
+    Malformed {
+        /// The variable.
+        name: &'static str,
+        /// What it holds (never a secret: secrets are not parsed).
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// A variable is required in this situation but missing.
+    #[error("environment variable {name} is required: {reason}")]
+    Missing {
+        /// The variable.
+        name: &'static str,
+        /// Why it is required here.
+        reason: &'static str,
+    },
+}
+
+/// Everything a service reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Port to listen on (`PORT`, set by Cloud Run; default 8080).
+    pub port: u16,
+    /// Where the embedded default keeps its SQLite file and lease key (`DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// The records database (`DATABASE_URL`): `postgres://…` or `sqlite://…`.
+    pub database_url: Secret,
+    /// Connections per instance in the database pool (`DATABASE_MAX_CONNECTIONS`); Cloud SQL's
+    /// connection limit is shared by every instance of every service.
+    pub database_max_connections: u32,
+    /// The live-seat store (`REDIS_URL`); `None` selects the in-process store.
+    pub redis_url: Option<Secret>,
+    /// Identity Platform project id (`GOOGLE_CLOUD_PROJECT`), the ID tokens' audience.
+    pub project_id: String,
+    /// Firebase Auth Emulator host (`FIREBASE_AUTH_EMULATOR_HOST`); when set, emulator tokens count.
+    pub auth_emulator_host: Option<String>,
+    /// Identity Platform tenant that tokens must carry in `firebase.tenant`
+    /// (`IDENTITY_PLATFORM_TENANT`), when multi-tenancy is used.
+    pub identity_tenant: Option<String>,
+    /// Where Google's ID-token keys are fetched (`GOOGLE_JWKS_URL`); tests serve their own.
+    pub google_jwks_url: String,
+    /// The lease signing key (`LEASE_SIGNING_KEY`): a PKCS#8 PEM Ed25519 key file, created on first
+    /// run when it is the default path under `DATA_DIR`.
+    pub lease_signing_key: PathBuf,
+    /// Keys rotated out whose leases may still be in use (`LEASE_RETIRED_KEYS`, comma-separated PEM
+    /// files): still accepted and published in the JWKS, never used to sign.
+    pub lease_retired_keys: Vec<PathBuf>,
+    /// A JWKS file of the public keys heartbeat and release verify leases with
+    /// (`LEASE_PUBLIC_KEYS`), so they need no private key.
+    pub lease_public_keys: Option<PathBuf>,
+    /// `iss` of lease tokens (`LEASE_ISSUER`).
+    pub lease_issuer: String,
+    /// How long a seat lives without a heartbeat (`SEAT_TTL_SECONDS`, default 360).
+    pub seat_ttl: Duration,
+    /// How often clients are told to heartbeat (`HEARTBEAT_INTERVAL_SECONDS`, default 120).
+    pub heartbeat_interval: Duration,
+    /// How long a lease stays valid offline after it is issued (`OFFLINE_GRACE_SECONDS`).
+    pub offline_grace: Duration,
+    /// How long acquire may reuse a license it looked up (`LICENSE_CACHE_SECONDS`).
+    pub license_cache_ttl: Duration,
+    /// How long the FREE license of a new tenant lasts (`FREE_LICENSE_DAYS`); unset, forever.
+    pub free_license_days: Option<u32>,
+    /// How long an invitation can be redeemed (`INVITATION_TTL_DAYS`, default 7).
+    pub invitation_ttl_days: u32,
+    /// Stripe's webhook signing secret (`STRIPE_WEBHOOK_SECRET`).
+    pub stripe_webhook_secret: Option<Secret>,
+    /// Longest a request may run before it answers 503 `timeout` (`REQUEST_TIMEOUT_SECONDS`).
+    pub request_timeout: Duration,
+    /// Largest request body accepted (`MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// How long in-flight requests may drain after SIGTERM (`SHUTDOWN_GRACE_SECONDS`); Cloud Run
+    /// kills the instance 10 s after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// How often the local server runs the cleanup task itself (`CLEANUP_INTERVAL_SECONDS`).
+    pub cleanup_interval: Duration,
+    /// Log filter (`LOG_LEVEL`, `tracing` directive syntax; default `info`).
+    pub log_level: String,
+    /// The Cloud Run service name (`K_SERVICE`), present only on Cloud Run.
+    pub cloud_run_service: Option<String>,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        let data_dir = PathBuf::from(vars.string("DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = vars.string("DATABASE_URL").unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("coditect.db").display()
+            )
+        });
+        if !(database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://")
+            || database_url.starts_with("sqlite:"))
+        {
+            return Err(ConfigError::Malformed {
+                name: "DATABASE_URL",
+                value: "[redacted]".into(),
+                reason: "expected a postgres:// or sqlite:// URL".into(),
+            });
+        }
+        let redis_url = vars.string("REDIS_URL");
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError::Malformed {
+                name: "REDIS_URL",
+                value: "[redacted]".into(),
+                reason: "expected a redis:// or rediss:// URL".into(),
+            });
+        }
+        let seat_ttl = vars.seconds("SEAT_TTL_SECONDS", 360)?;
+        let heartbeat_interval = vars.seconds("HEARTBEAT_INTERVAL_SECONDS", 120)?;
+        if heartbeat_interval.is_zero() || heartbeat_interval >= seat_ttl {
+            return Err(ConfigError::Malformed {
+                name: "HEARTBEAT_INTERVAL_SECONDS",
+                value: heartbeat_interval.as_secs().to_string(),
+                reason: format!(
+                    "must be above 0 and below SEAT_TTL_SECONDS ({}), or every seat expires between heartbeats",
+                    seat_ttl.as_secs()
+                ),
+            });
+        }
+        let lease_signing_key = vars
+            .string("LEASE_SIGNING_KEY")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("lease-signing-key.pem"));
+        Ok(Self {
+            port: vars.parsed("PORT", 8080)?,
+            database_max_connections: vars.parsed("DATABASE_MAX_CONNECTIONS", 5)?,
+            database_url: Secret::new(database_url),
+            redis_url: redis_url.map(Secret::new),
+            project_id: vars
+                .string("GOOGLE_CLOUD_PROJECT")
+                .unwrap_or_else(|| DEFAULT_PROJECT.into()),
+            auth_emulator_host: vars.string("FIREBASE_AUTH_EMULATOR_HOST"),
+            identity_tenant: vars.string("IDENTITY_PLATFORM_TENANT"),
+            google_jwks_url: vars
+                .string("GOOGLE_JWKS_URL")
+                .unwrap_or_else(|| GOOGLE_JWKS_URL.into()),
+            lease_signing_key,
+            lease_retired_keys: vars
+                .string("LEASE_RETIRED_KEYS")
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(PathBuf::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            lease_public_keys: vars.string("LEASE_PUBLIC_KEYS").map(PathBuf::from),
+            lease_issuer: vars
+                .string("LEASE_ISSUER")
+                .unwrap_or_else(|| "coditect-licensing".into()),
+            seat_ttl,
+            heartbeat_interval,
+            offline_grace: vars.seconds("OFFLINE_GRACE_SECONDS", 3600)?,
+            license_cache_ttl: vars.seconds("LICENSE_CACHE_SECONDS", 5)?,
+            free_license_days: match vars.string("FREE_LICENSE_DAYS") {
+                Some(_) => Some(vars.parsed("FREE_LICENSE_DAYS", 0)?),
+                None => None,
+            },
+            invitation_ttl_days: vars.parsed("INVITATION_TTL_DAYS", 7)?,
+            stripe_webhook_secret: vars.string("STRIPE_WEBHOOK_SECRET").map(Secret::new),
+            request_timeout: vars.seconds("REQUEST_TIMEOUT_SECONDS", 10)?,
+            max_body_bytes: vars.parsed("MAX_BODY_BYTES", 64 * 1024)?,
+            shutdown_grace: vars.seconds("SHUTDOWN_GRACE_SECONDS", 8)?,
+            cleanup_interval: vars.seconds("CLEANUP_INTERVAL_SECONDS", 60)?,
+            log_level: vars.string("LOG_LEVEL").unwrap_or_else(|| "info".into()),
+            cloud_run_service: vars.string("K_SERVICE"),
+            data_dir,
+        })
+    }
+
+    /// Whether ID tokens are checked as the Firebase Auth Emulator issues them (unsigned): when the
+    /// emulator host is set or the project is a `demo-` project, as the Firebase Admin SDKs decide.
+    pub fn identity_emulated(&self) -> bool {
+        self.auth_emulator_host.is_some() || self.project_id.starts_with("demo-")
+    }
+}
+
+/// Typed access to variables, naming the variable in every error.
+struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Vars<'_> {
+    /// A variable's value; set-but-empty counts as unset, as Cloud Run's console leaves them.
+    fn string(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parsed<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr,
+        T::Err: fmt::Display,
+    {
+        match self.string(name) {
+            None => Ok(default),
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|e: T::Err| ConfigError::Malformed {
+                    name,
+                    reason: e.to_string(),
+                    value,
+                }),
+        }
+    }
+
+    fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.parsed(name, default).map(Duration::from_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn no_variables_select_the_embedded_defaults() {
+        let config = config(&[]).expect("defaults parse");
+        assert_eq!(config.port, 8080);
+        assert!(config.database_url.expose().starts_with("sqlite://data/"));
+        assert!(config.redis_url.is_none());
+        assert_eq!(config.project_id, DEFAULT_PROJECT);
+        assert!(config.identity_emulated());
+        assert_eq!(config.seat_ttl, Duration::from_secs(360));
+        assert_eq!(config.heartbeat_interval, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn a_malformed_number_names_its_variable() {
+        let err = config(&[("SEAT_TTL_SECONDS", "six minutes")]).expect_err("must fail");
+        assert!(err.to_string().contains("SEAT_TTL_SECONDS"), "{err}");
+    }
+
+    #[test]
+    fn a_heartbeat_interval_at_or_above_the_ttl_is_refused() {
+        let err = config(&[
+            ("SEAT_TTL_SECONDS", "60"),
+            ("HEARTBEAT_INTERVAL_SECONDS", "60"),
+        ])
+        .expect_err("must fail");
+        assert!(
+            err.to_string().contains("HEARTBEAT_INTERVAL_SECONDS"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_database_url_of_another_kind_is_refused_without_echoing_it() {
+        let err = config(&[("DATABASE_URL", "mysql://root:hunter2@db/x")]).expect_err("must fail");
+        assert!(err.to_string().contains("DATABASE_URL"));
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = config(&[("REDIS_URL", "redis://:hunter2@host:6379")]).expect("parses");
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_real_project_is_not_emulated_unless_the_emulator_is_named() {
+        let config = config(&[("GOOGLE_CLOUD_PROJECT", "coditect-prod")]).expect("parses");
+        assert!(!config.identity_emulated());
+    }
+}

@@ -1,0 +1,236 @@
+//! The one error type of the HTTP layer, rendered as RFC 9457 problem details.
+//!
+//! Every failure a client can see has a stable machine `code` (documented in the README) and a
+//! sentence saying what to do next. Internal errors keep their text out of the response: the text
+//! travels to the logging middleware in a response extension and is logged with the request id.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::telemetry;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A failure of a request, as the client will see it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The bearer token (ID token or lease) is missing, malformed, expired or forged. The reason goes
+    /// to the log only: telling a forger which check failed helps the forger.
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    /// The caller is known but may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Nothing of that id exists for this caller (also when it exists in another tenant).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The body or a parameter does not describe a valid request.
+    #[error("validation failed: {0}")]
+    Validation(String),
+    /// The body is not well-formed JSON of the expected shape.
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    /// The body is not `application/json`.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// The body is larger than the configured limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// The path exists but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The request conflicts with the current state (already exists, last owner…).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A domain refusal with its own code, status and extension members (no_license,
+    /// seats_exhausted…). Built by [`Problem`].
+    #[error("{0:?}")]
+    Problem(Box<Problem>),
+    /// The request ran past the configured timeout.
+    #[error("request timed out")]
+    Timeout,
+    /// A backend the request needs does not answer.
+    #[error("backend unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else; its text is logged, never shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// A refusal with its own code and extension members, for the denials of the seat and license flow.
+#[derive(Debug)]
+pub struct Problem {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine code.
+    pub code: &'static str,
+    /// One sentence for a person.
+    pub detail: String,
+    /// Extra members merged into the body (seat counts, holders…).
+    pub extensions: Map<String, Value>,
+    /// `Retry-After` in seconds, when waiting helps.
+    pub retry_after: Option<u64>,
+}
+
+impl Problem {
+    /// A refusal with no extension members.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            extensions: Map::new(),
+            retry_after: None,
+        }
+    }
+
+    /// Adds an extension member.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Sets `Retry-After`.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(problem: Problem) -> Self {
+        Self::Problem(Box::new(problem))
+    }
+}
+
+/// The text of an internal error, handed from `into_response` to the logging middleware.
+#[derive(Debug, Clone)]
+pub struct InternalErrorText(pub String);
+
+impl ApiError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Problem(p) => p.status,
+            Self::Timeout | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidToken(_) => "invalid_token",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::Validation(_) => "validation_failed",
+            Self::MalformedJson(_) => "malformed_json",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict(_) => "conflict",
+            Self::Problem(p) => p.code,
+            Self::Timeout => "timeout",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// What the response says: safe for anyone to read.
+    fn public_detail(&self) -> String {
+        match self {
+            Self::InvalidToken(_) => {
+                "The bearer token is missing, malformed, expired or not ours; sign in again.".into()
+            }
+            Self::Forbidden(why) | Self::NotFound(why) | Self::Conflict(why) => why.clone(),
+            Self::Validation(why) | Self::MalformedJson(why) => why.clone(),
+            Self::UnsupportedMediaType => "Send the body as application/json.".into(),
+            Self::PayloadTooLarge => "The request body is larger than this service accepts.".into(),
+            Self::MethodNotAllowed => "This path does not accept that method.".into(),
+            Self::Problem(p) => p.detail.clone(),
+            Self::Timeout => "The request took too long; retry it.".into(),
+            Self::Unavailable(_) => {
+                "A backend this service needs is not answering; retry shortly.".into()
+            }
+            Self::Internal(_) => {
+                "Something went wrong on our side; the request id identifies it in our logs.".into()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let code = self.code();
+        let mut body = json!({
+            "type": format!("urn:coditect:problem:{code}"),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "code": code,
+            "detail": self.public_detail(),
+        });
+        if let Some(request_id) = telemetry::current_request_id() {
+            body["request_id"] = Value::String(request_id);
+        }
+        let mut retry_after = None;
+        if let Self::Problem(problem) = &self
+            && let Value::Object(members) = &mut body
+        {
+            members.extend(problem.extensions.clone());
+            retry_after = problem.retry_after;
+        }
+        if matches!(self, Self::Unavailable(_) | Self::Timeout) {
+            retry_after = Some(1);
+        }
+        let mut response = (status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        // Everything below 500 is the client's doing and already visible in the access log line;
+        // the cause of a 5xx must reach the log without reaching the response.
+        if status.is_server_error() {
+            response
+                .extensions_mut()
+                .insert(InternalErrorText(format!("{self:#}")));
+        }
+        response
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match err {
+            StoreError::NotFound(what) => Self::NotFound(format!("No such {what}.")),
+            StoreError::Conflict(why) => Self::Conflict(why),
+            StoreError::Unavailable(e) => Self::Unavailable(format!("database: {e:#}")),
+            StoreError::Other(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<crate::seats::SeatError> for ApiError {
+    fn from(err: crate::seats::SeatError) -> Self {
+        match err {
+            crate::seats::SeatError::Unavailable(e) => Self::Unavailable(format!("seats: {e:#}")),
+            crate::seats::SeatError::Other(e) => Self::Internal(e),
+        }
+    }
+}
+
+/// Shorthand for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,146 @@
+//! The claims of an ID token and the checks Google documents for them.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+use super::IdentityError;
+
+/// The claims we read from an Identity Platform ID token.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdClaims {
+    /// The user's uid.
+    #[serde(default)]
+    pub sub: String,
+    /// Audience: the project id.
+    #[serde(default)]
+    pub aud: String,
+    /// Issuer: `https://securetoken.google.com/<project>`.
+    #[serde(default)]
+    pub iss: String,
+    /// Expiry (seconds).
+    #[serde(default)]
+    pub exp: i64,
+    /// Issued at (seconds).
+    #[serde(default)]
+    pub iat: i64,
+    /// When the user authenticated (seconds).
+    #[serde(default)]
+    pub auth_time: Option<i64>,
+    /// The user's email, if the provider gave one.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Whether the email is verified.
+    #[serde(default)]
+    pub email_verified: bool,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Firebase-specific claims.
+    #[serde(default)]
+    pub firebase: FirebaseClaims,
+}
+
+/// The `firebase` claim.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct FirebaseClaims {
+    /// Identity Platform tenant, when multi-tenancy is used.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// `google.com`, `github.com`, `password`, …
+    #[serde(default)]
+    pub sign_in_provider: Option<String>,
+}
+
+/// A verified caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Identity Platform uid.
+    pub uid: String,
+    /// Email, lower-cased.
+    pub email: Option<String>,
+    /// Whether Identity Platform verified the email.
+    pub email_verified: bool,
+    /// Display name.
+    pub name: Option<String>,
+    /// How they signed in.
+    pub provider: Option<String>,
+}
+
+impl IdClaims {
+    /// Google's documented checks, `now` in seconds.
+    pub fn check(
+        &self,
+        project: &str,
+        tenant: Option<&str>,
+        now: i64,
+        skew: Duration,
+    ) -> Result<(), IdentityError> {
+        let skew = skew.as_secs() as i64;
+        let invalid = |why: String| Err(IdentityError::Invalid(why));
+        if self.aud != project {
+            return invalid(format!("aud {:?} is not the project {project:?}", self.aud));
+        }
+        let issuer = format!("https://securetoken.google.com/{project}");
+        if self.iss != issuer {
+            return invalid(format!("iss {:?} is not {issuer:?}", self.iss));
+        }
+        if self.exp <= now - skew {
+            return invalid(format!("expired at {} (now {now})", self.exp));
+        }
+        if self.iat > now + skew {
+            return invalid(format!("iat {} is in the future (now {now})", self.iat));
+        }
+        if let Some(auth_time) = self.auth_time
+            && auth_time > now + skew
+        {
+            return invalid(format!(
+                "auth_time {auth_time} is in the future (now {now})"
+            ));
+        }
+        if self.sub.is_empty() || self.sub.len() > 128 {
+            return invalid(format!(
+                "sub has {} characters (1 to 128 allowed)",
+                self.sub.len()
+            ));
+        }
+        if let Some(expected) = tenant
+            && self.firebase.tenant.as_deref() != Some(expected)
+        {
+            return invalid(format!(
+                "firebase.tenant {:?} is not {expected:?}",
+                self.firebase.tenant
+            ));
+        }
+        Ok(())
+    }
+
+    /// The caller these claims describe.
+    pub fn into_caller(self) -> Caller {
+        Caller {
+            uid: self.sub,
+            email: self.email.map(|e| e.trim().to_lowercase()),
+            email_verified: self.email_verified,
+            name: self.name,
+            provider: self.firebase.sign_in_provider,
+        }
+    }
+}
+
+/// The claims of an emulator token, whose signature (if any) is not checked: the emulator signs
+/// nothing (`alg: none`), and the Admin SDKs skip the signature in emulator mode.
+pub(super) fn decode_unverified(token: &str) -> Result<IdClaims, IdentityError> {
+    let mut parts = token.split('.');
+    let (Some(_header), Some(payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(IdentityError::Invalid("not a three-part JWT".into()));
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|e| IdentityError::Invalid(format!("payload is not base64url: {e}")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| IdentityError::Invalid(format!("payload is not claims JSON: {e}")))
+}

@@ -1,0 +1,55 @@
+//! The lease: a signed token proving its holder has a seat, verified offline by the client and by
+//! heartbeat and release without any database or signing key.
+//!
+//! A compact JWS (JWT): header `alg` (`EdDSA` for the Ed25519 key of the embedded default, `RS256`
+//! for an RSA key), `kid` (the RFC 7638 thumbprint of the public key), `typ` `JWT`. Claims are
+//! [`LeaseClaims`]. Public keys are published as a JWKS at `/.well-known/jwks.json` with every key
+//! still accepted, so a new key can be published before it signs and an old one kept until the
+//! leases it signed have expired.
+//!
+//! - [`verify`]: checking a lease against a key set. The client SDK links only this module.
+//! - [`signer`] (server only): the [`signer::LeaseSigner`] trait and the Ed25519 key-file signer.
+
+#[cfg(feature = "server")]
+pub mod signer;
+pub mod verify;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What a lease asserts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseClaims {
+    /// Who issued it (`LEASE_ISSUER`).
+    pub iss: String,
+    /// The user holding the seat.
+    pub sub: String,
+    /// The user's tenant.
+    pub tenant: String,
+    /// The license whose seat it is.
+    pub license: String,
+    /// The license's plan.
+    pub tier: String,
+    /// Feature flags the CLI may unlock.
+    pub features: Vec<String>,
+    /// The seat session id heartbeat and release act on.
+    pub sid: String,
+    /// SHA-256 (hex) of the machine fingerprint, so a lease copied to another machine is noticed
+    /// by the client without the fingerprint itself travelling in the token.
+    pub fph: String,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// End of the offline grace: after this the lease proves nothing (seconds since the epoch).
+    pub exp: i64,
+    /// How often to heartbeat (seconds).
+    pub hbi: u64,
+}
+
+/// The fingerprint hash a lease carries.
+pub fn fingerprint_hash(fingerprint: &str) -> String {
+    hex_lower(&Sha256::digest(fingerprint.as_bytes()))
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,157 @@
+//! Signing leases. [`LeaseSigner`] is what acquire depends on; [`Ed25519Signer`] signs with an
+//! Ed25519 key kept in a PKCS#8 PEM file: generated into `DATA_DIR` on the first run of the embedded
+//! default, or mounted from Secret Manager in a deployment.
+
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use sha2::{Digest, Sha256};
+
+use super::LeaseClaims;
+use super::verify::LeaseVerifier;
+
+/// Signs leases and publishes the keys that verify them.
+#[async_trait]
+pub trait LeaseSigner: Send + Sync + 'static {
+    /// A compact JWS of `claims`, signed with the current key.
+    async fn sign(&self, claims: &LeaseClaims) -> anyhow::Result<String>;
+
+    /// Every public key still accepted: the current one and those retired but not yet unused.
+    fn jwks(&self) -> JwkSet;
+}
+
+/// A signer holding an Ed25519 private key in memory.
+pub struct Ed25519Signer {
+    /// RFC 7638 thumbprint of the current public key.
+    kid: String,
+    /// The private key, in the form `jsonwebtoken` signs with.
+    encoding: EncodingKey,
+    /// The current key first, then retired ones.
+    published: JwkSet,
+}
+
+impl Ed25519Signer {
+    /// Loads the key at `path`; when `create` is set and no file exists, generates one there
+    /// (readable by the owner only).
+    pub fn load(path: &Path, create: bool) -> anyhow::Result<Self> {
+        let pem = match std::fs::read_to_string(path) {
+            Ok(pem) => pem,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => generate(path)?,
+            Err(e) => {
+                return Err(anyhow!(e))
+                    .with_context(|| format!("LEASE_SIGNING_KEY: cannot read {}", path.display()));
+            }
+        };
+        let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
+            anyhow!(
+                "LEASE_SIGNING_KEY: {} is not a PKCS#8 Ed25519 key: {e}",
+                path.display()
+            )
+        })?;
+        Self::from_key(&key)
+    }
+
+    /// A signer for `key` (tests generate keys in memory).
+    pub fn from_key(key: &SigningKey) -> anyhow::Result<Self> {
+        let der = key
+            .to_pkcs8_der()
+            .map_err(|e| anyhow!("encoding the lease key: {e}"))?;
+        let jwk = public_jwk(&key.verifying_key())?;
+        Ok(Self {
+            kid: jwk.common.key_id.clone().unwrap_or_default(),
+            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+            published: JwkSet { keys: vec![jwk] },
+        })
+    }
+
+    /// Also publishes (and so accepts) the public halves of the keys in `paths`: keys rotated out
+    /// whose leases may still be in use. Each file is a PKCS#8 private or SPKI public PEM.
+    pub fn with_retired(mut self, paths: &[std::path::PathBuf]) -> anyhow::Result<Self> {
+        for path in paths {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("LEASE_RETIRED_KEYS: cannot read {}", path.display()))?;
+            let public = SigningKey::from_pkcs8_pem(&pem)
+                .map(|k| k.verifying_key())
+                .or_else(|_| VerifyingKey::from_public_key_pem(&pem))
+                .map_err(|e| {
+                    anyhow!(
+                        "LEASE_RETIRED_KEYS: {} is not an Ed25519 PEM key: {e}",
+                        path.display()
+                    )
+                })?;
+            self.published.keys.push(public_jwk(&public)?);
+        }
+        Ok(self)
+    }
+
+    /// The `kid` new leases carry.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// A verifier trusting every published key.
+    pub fn verifier(&self, issuer: &str) -> anyhow::Result<LeaseVerifier> {
+        LeaseVerifier::from_jwks(&self.published, issuer).map_err(|e| anyhow!(e))
+    }
+}
+
+#[async_trait]
+impl LeaseSigner for Ed25519Signer {
+    async fn sign(&self, claims: &LeaseClaims) -> anyhow::Result<String> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).context("signing the lease")
+    }
+
+    fn jwks(&self) -> JwkSet {
+        self.published.clone()
+    }
+}
+
+/// The JWK of an Ed25519 public key, `kid` its RFC 7638 thumbprint.
+fn public_jwk(key: &VerifyingKey) -> anyhow::Result<Jwk> {
+    let x = URL_SAFE_NO_PAD.encode(key.as_bytes());
+    // RFC 7638: the required members, lexicographic order, no white space.
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
+    let jwk = serde_json::json!({
+        "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig",
+    });
+    serde_json::from_value(jwk).context("building the lease JWK")
+}
+
+/// Generates a key into `path`, creating its directory; refuses to overwrite a file that appeared
+/// meanwhile (another process created it first: load that one instead).
+fn generate(path: &Path) -> anyhow::Result<String> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let pem = key
+        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .map_err(|e| anyhow!("encoding the new lease key: {e}"))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(pem.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated a new lease signing key");
+            Ok(pem.to_string())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+        }
+        Err(e) => Err(anyhow!(e)).with_context(|| format!("creating {}", path.display())),
+    }
+}

@@ -1,0 +1,122 @@
+//! Verifying a lease against a published key set. Shared by heartbeat, release and the client SDK,
+//! so all three apply exactly the same checks.
+
+use std::collections::HashMap;
+
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+
+use super::LeaseClaims;
+
+/// Why a lease was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LeaseError {
+    /// Not a JWS, unknown key, wrong algorithm, bad signature, wrong issuer: not ours.
+    #[error("invalid lease: {0}")]
+    Invalid(String),
+    /// Ours, but past its `exp`: acquire again.
+    #[error("lease expired")]
+    Expired,
+}
+
+/// Verifies leases against a set of public keys.
+#[derive(Clone)]
+pub struct LeaseVerifier {
+    /// `kid` → (key, the one algorithm that key may be used with).
+    keys: HashMap<String, (DecodingKey, Algorithm)>,
+    /// Expected `iss`.
+    issuer: String,
+}
+
+impl std::fmt::Debug for LeaseVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaseVerifier")
+            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .field("issuer", &self.issuer)
+            .finish()
+    }
+}
+
+impl LeaseVerifier {
+    /// A verifier trusting the keys of `jwks` (Ed25519 `OKP` and RSA keys; others are skipped).
+    pub fn from_jwks(jwks: &JwkSet, issuer: &str) -> Result<Self, LeaseError> {
+        let mut keys = HashMap::new();
+        for jwk in &jwks.keys {
+            if let Some((kid, key)) = key_of(jwk)? {
+                keys.insert(kid, key);
+            }
+        }
+        if keys.is_empty() {
+            return Err(LeaseError::Invalid(
+                "the key set holds no usable key".into(),
+            ));
+        }
+        Ok(Self {
+            keys,
+            issuer: issuer.to_owned(),
+        })
+    }
+
+    /// A verifier from a JWKS document (what `/.well-known/jwks.json` serves).
+    pub fn from_jwks_json(json: &str, issuer: &str) -> Result<Self, LeaseError> {
+        let jwks: JwkSet = serde_json::from_str(json)
+            .map_err(|e| LeaseError::Invalid(format!("not a JWKS document: {e}")))?;
+        Self::from_jwks(&jwks, issuer)
+    }
+
+    /// Checks signature, key, algorithm, issuer and expiry; returns the claims.
+    pub fn verify(&self, token: &str) -> Result<LeaseClaims, LeaseError> {
+        self.check(token, true)
+    }
+
+    /// Like [`Self::verify`] but accepts a lease past its `exp` (for giving a seat back).
+    pub fn verify_ignoring_expiry(&self, token: &str) -> Result<LeaseClaims, LeaseError> {
+        self.check(token, false)
+    }
+
+    fn check(&self, token: &str, enforce_expiry: bool) -> Result<LeaseClaims, LeaseError> {
+        let header = decode_header(token).map_err(|e| LeaseError::Invalid(e.to_string()))?;
+        let kid = header
+            .kid
+            .ok_or_else(|| LeaseError::Invalid("no kid in the header".into()))?;
+        let (key, alg) = self
+            .keys
+            .get(&kid)
+            .ok_or_else(|| LeaseError::Invalid(format!("unknown kid {kid}")))?;
+        // The algorithm comes from our key, never from the token: a token cannot choose `none` or
+        // HS256-with-the-public-key.
+        if header.alg != *alg {
+            return Err(LeaseError::Invalid(format!(
+                "alg {:?} does not match key {kid}",
+                header.alg
+            )));
+        }
+        let mut validation = Validation::new(*alg);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
+        validation.validate_aud = false;
+        validation.validate_exp = enforce_expiry;
+        validation.leeway = 5;
+        decode::<LeaseClaims>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => LeaseError::Expired,
+                _ => LeaseError::Invalid(e.to_string()),
+            })
+    }
+}
+
+fn key_of(jwk: &Jwk) -> Result<Option<(String, (DecodingKey, Algorithm))>, LeaseError> {
+    use jsonwebtoken::jwk::AlgorithmParameters as P;
+    let Some(kid) = jwk.common.key_id.clone() else {
+        return Ok(None);
+    };
+    let alg = match &jwk.algorithm {
+        P::OctetKeyPair(_) => Algorithm::EdDSA,
+        P::RSA(_) => Algorithm::RS256,
+        _ => return Ok(None),
+    };
+    let key =
+        DecodingKey::from_jwk(jwk).map_err(|e| LeaseError::Invalid(format!("key {kid}: {e}")))?;
+    Ok(Some((kid, (key, alg))))
+}

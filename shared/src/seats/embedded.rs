@@ -1,0 +1,273 @@
+//! Live seats in process: the embedded default, with the same semantics as the Redis scripts.
+//!
+//! One mutex guards every pool; each operation holds it for its whole step, which is what makes the
+//! step atomic, as a Lua script is in Redis. Seats live only as long as the process, exactly as they
+//! do in a Redis that restarts: every client's next heartbeat answers `session_not_found` and it
+//! re-acquires.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::{
+    Acquired, Holder, SeatError, SeatEvent, SeatEventKind, SeatRequest, SeatResult, SeatStore,
+    SessionData,
+};
+
+/// Oldest undrained events kept per license, as the Redis stream's `MAXLEN ~ 100000`.
+const MAX_EVENTS: usize = 100_000;
+
+/// The in-process seat store.
+#[derive(Default)]
+pub struct EmbeddedSeats {
+    pools: Mutex<HashMap<Uuid, Pool>>,
+}
+
+/// One license's seats and undrained events.
+#[derive(Default)]
+struct Pool {
+    /// Session id → (expiry ms, data).
+    seats: HashMap<String, (i64, SessionData)>,
+    /// `user:fingerprint` → session id.
+    holders: HashMap<String, String>,
+    /// Undrained events by sequence number.
+    events: VecDeque<SeatEvent>,
+    /// Next event sequence number.
+    next_event: u64,
+}
+
+impl Pool {
+    fn append(
+        &mut self,
+        kind: SeatEventKind,
+        session_id: &str,
+        data: Option<SessionData>,
+        at_ms: i64,
+        in_use: Option<u32>,
+    ) {
+        self.next_event += 1;
+        self.events.push_back(SeatEvent {
+            id: format!("{:020}", self.next_event),
+            kind,
+            session_id: session_id.to_owned(),
+            data,
+            at_ms,
+            in_use,
+        });
+        while self.events.len() > MAX_EVENTS {
+            self.events.pop_front();
+        }
+    }
+
+    fn forget(&mut self, session_id: &str) -> Option<(i64, SessionData)> {
+        let (expires, data) = self.seats.remove(session_id)?;
+        if self
+            .holders
+            .get(&data.holder)
+            .is_some_and(|s| s == session_id)
+        {
+            self.holders.remove(&data.holder);
+        }
+        Some((expires, data))
+    }
+
+    /// Moves every seat expired at `now` into the event log, soonest first.
+    fn prune(&mut self, now: i64) -> u32 {
+        let mut expired: Vec<(i64, String)> = self
+            .seats
+            .iter()
+            .filter(|(_, (expires, _))| *expires <= now)
+            .map(|(id, (expires, _))| (*expires, id.clone()))
+            .collect();
+        expired.sort();
+        for (expires, id) in &expired {
+            let data = self.forget(id).map(|(_, d)| d);
+            self.append(SeatEventKind::Expired, id, data, *expires, None);
+        }
+        expired.len() as u32
+    }
+
+    fn is_idle(&self) -> bool {
+        self.seats.is_empty() && self.events.is_empty()
+    }
+}
+
+impl EmbeddedSeats {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> SeatResult<MutexGuard<'_, HashMap<Uuid, Pool>>> {
+        self.pools
+            .lock()
+            .map_err(|_| SeatError::Other(anyhow!("seat store lock poisoned")))
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+#[async_trait]
+impl SeatStore for EmbeddedSeats {
+    async fn ping(&self) -> SeatResult<()> {
+        self.lock().map(drop)
+    }
+
+    async fn acquire(&self, request: &SeatRequest, new_session_id: &str) -> SeatResult<Acquired> {
+        let now = now_ms();
+        let ttl = request.ttl.as_millis() as i64;
+        let mut pools = self.lock()?;
+        let pool = pools.entry(request.license_id).or_default();
+        pool.prune(now);
+        let holder = &request.session.holder;
+        if let Some(existing) = pool.holders.get(holder).cloned()
+            && let Some((expires, _)) = pool.seats.get_mut(&existing)
+        {
+            *expires = now + ttl;
+            return Ok(Acquired::Granted {
+                session_id: existing,
+                expires_at_ms: now + ttl,
+                in_use: pool.seats.len() as u32,
+                renewed: true,
+            });
+        }
+        let in_use = pool.seats.len() as u32;
+        if in_use < request.max_seats {
+            pool.seats.insert(
+                new_session_id.to_owned(),
+                (now + ttl, request.session.clone()),
+            );
+            pool.holders
+                .insert(holder.clone(), new_session_id.to_owned());
+            pool.append(
+                SeatEventKind::Acquired,
+                new_session_id,
+                Some(request.session.clone()),
+                now,
+                Some(in_use + 1),
+            );
+            return Ok(Acquired::Granted {
+                session_id: new_session_id.to_owned(),
+                expires_at_ms: now + ttl,
+                in_use: in_use + 1,
+                renewed: false,
+            });
+        }
+        let next_expiry_ms = pool.seats.values().map(|(e, _)| *e).min().unwrap_or(now);
+        pool.append(
+            SeatEventKind::Denied,
+            "",
+            Some(request.session.clone()),
+            now,
+            Some(in_use),
+        );
+        Ok(Acquired::Full {
+            in_use,
+            next_expiry_ms,
+        })
+    }
+
+    async fn heartbeat(
+        &self,
+        license_id: Uuid,
+        session_id: &str,
+        ttl: Duration,
+    ) -> SeatResult<Option<i64>> {
+        let now = now_ms();
+        let mut pools = self.lock()?;
+        let Some((expires, _)) = pools
+            .get_mut(&license_id)
+            .and_then(|pool| pool.seats.get_mut(session_id))
+        else {
+            return Ok(None);
+        };
+        if *expires <= now {
+            return Ok(None);
+        }
+        *expires = now + ttl.as_millis() as i64;
+        Ok(Some(*expires))
+    }
+
+    async fn release(&self, license_id: Uuid, session_id: &str) -> SeatResult<bool> {
+        let now = now_ms();
+        let mut pools = self.lock()?;
+        let Some(pool) = pools.get_mut(&license_id) else {
+            return Ok(false);
+        };
+        pool.prune(now);
+        let released = match pool.forget(session_id) {
+            Some((_, data)) => {
+                pool.append(SeatEventKind::Released, session_id, Some(data), now, None);
+                true
+            }
+            None => false,
+        };
+        if pool.is_idle() {
+            pools.remove(&license_id);
+        }
+        Ok(released)
+    }
+
+    async fn holders(&self, license_id: Uuid) -> SeatResult<Vec<Holder>> {
+        let now = now_ms();
+        let pools = self.lock()?;
+        let mut holders: Vec<Holder> = pools
+            .get(&license_id)
+            .map(|pool| {
+                pool.seats
+                    .iter()
+                    .filter(|(_, (expires, _))| *expires > now)
+                    .map(|(id, (expires, data))| Holder {
+                        session_id: id.clone(),
+                        data: data.clone(),
+                        expires_at_ms: *expires,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        holders.sort_by_key(|h| (h.expires_at_ms, h.session_id.clone()));
+        Ok(holders)
+    }
+
+    async fn reap(&self, license_id: Uuid) -> SeatResult<u32> {
+        let mut pools = self.lock()?;
+        Ok(pools
+            .get_mut(&license_id)
+            .map_or(0, |pool| pool.prune(now_ms())))
+    }
+
+    async fn pools(&self) -> SeatResult<Vec<Uuid>> {
+        let pools = self.lock()?;
+        let ids: std::collections::BTreeSet<Uuid> = pools.keys().copied().collect();
+        Ok(ids.into_iter().collect())
+    }
+
+    async fn events(&self, license_id: Uuid, max: usize) -> SeatResult<Vec<SeatEvent>> {
+        let pools = self.lock()?;
+        Ok(pools
+            .get(&license_id)
+            .map(|pool| pool.events.iter().take(max).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn ack_events(&self, license_id: Uuid, ids: &[String]) -> SeatResult<()> {
+        let mut pools = self.lock()?;
+        if let Some(pool) = pools.get_mut(&license_id) {
+            let drained: std::collections::HashSet<&String> = ids.iter().collect();
+            pool.events.retain(|e| !drained.contains(&e.id));
+            if pool.is_idle() {
+                pools.remove(&license_id);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,12 @@
+-- The live sessions of a license with their data. KEYS[1] seats ZSET, KEYS[2] sessions HASH.
+-- Returns a flat list: session, expiry ms, JSON, session, expiry ms, JSON, ...
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local live = redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE', 'WITHSCORES')
+local out = {}
+for i = 1, #live, 2 do
+  table.insert(out, live[i])
+  table.insert(out, live[i + 1])
+  table.insert(out, redis.call('HGET', KEYS[2], live[i]) or '{}')
+end
+return out

@@ -1,0 +1,232 @@
+//! Live seats: who holds one of a license's seats right now.
+//!
+//! One [`SeatStore`] trait, two implementations with identical semantics: [`RedisSeats`]
+//! (production; one Lua script per operation, one sorted set per license scored by expiry in ms from
+//! Redis `TIME`, every key under the license's `{lic:<id>}` hash tag) and [`EmbeddedSeats`] (the
+//! embedded default, in process). Both pass one conformance suite (`shared/tests/seat_conformance.rs`).
+//!
+//! **Invariant:** a license never has more live sessions than `max_seats`, under any interleaving.
+//! Acquire is one atomic step (prune expired, reuse the caller's session, else add below the cap);
+//! heartbeat never revives an expired session; release is idempotent.
+//!
+//! Every seat event (acquired, denied, released, expired) is appended to a per-license event log in
+//! the same atomic step that causes it; [`cleanup`] drains those logs into the audit table, so
+//! heartbeat and release never touch the database and no event is lost between the two.
+
+pub mod cleanup;
+mod embedded;
+mod redis;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use embedded::EmbeddedSeats;
+pub use redis::RedisSeats;
+
+/// Why a seat operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SeatError {
+    /// The seat store does not answer.
+    #[error("seat store unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
+    /// Anything else (a script answering something unexpected).
+    #[error(transparent)]
+    Other(anyhow::Error),
+}
+
+/// Result of a seat operation.
+pub type SeatResult<T> = Result<T, SeatError>;
+
+/// What is kept about a session while it holds a seat, and copied into its events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionData {
+    /// The holder-index key: one session per user per machine.
+    pub holder: String,
+    /// The tenant whose seat it is.
+    pub tenant: Uuid,
+    /// The user holding it.
+    pub user: Uuid,
+    /// The machine's fingerprint as the client sent it (hex).
+    pub fingerprint: String,
+    /// The machine's name, shown to admins when the pool is full.
+    pub hostname: String,
+    /// The CLI version, for support.
+    #[serde(default)]
+    pub client_version: Option<String>,
+}
+
+impl SessionData {
+    /// Session data for `user` on the machine `fingerprint`.
+    pub fn new(
+        tenant: Uuid,
+        user: Uuid,
+        fingerprint: &str,
+        hostname: &str,
+        client_version: Option<String>,
+    ) -> Self {
+        Self {
+            holder: format!("{user}:{fingerprint}"),
+            tenant,
+            user,
+            fingerprint: fingerprint.to_owned(),
+            hostname: hostname.to_owned(),
+            client_version,
+        }
+    }
+}
+
+/// A request for a seat.
+#[derive(Debug, Clone)]
+pub struct SeatRequest {
+    /// The license whose pool to draw from.
+    pub license_id: Uuid,
+    /// The cap at this moment.
+    pub max_seats: u32,
+    /// How long the seat lives without a heartbeat.
+    pub ttl: Duration,
+    /// Who asks, from which machine.
+    pub session: SessionData,
+}
+
+/// How an acquire ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acquired {
+    /// A seat is held: a new one, or (`renewed`) the one this user already held on this machine.
+    Granted {
+        /// The session id (the seat).
+        session_id: String,
+        /// When it expires without a heartbeat (ms since the epoch, by the store's clock).
+        expires_at_ms: i64,
+        /// Live sessions now, including this one.
+        in_use: u32,
+        /// Whether this is the caller's existing session.
+        renewed: bool,
+    },
+    /// Every seat is held.
+    Full {
+        /// Live sessions.
+        in_use: u32,
+        /// When the soonest-expiring seat frees if its holder stops heartbeating (ms).
+        next_expiry_ms: i64,
+    },
+}
+
+/// One live session, as shown to an admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holder {
+    /// The session id.
+    pub session_id: String,
+    /// Who holds it.
+    #[serde(flatten)]
+    pub data: SessionData,
+    /// When it expires without a heartbeat (ms).
+    pub expires_at_ms: i64,
+}
+
+/// What happened to a seat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeatEventKind {
+    /// A new seat was granted.
+    Acquired,
+    /// A request found the pool full.
+    Denied,
+    /// The holder released it.
+    Released,
+    /// Its heartbeats stopped and it was reclaimed.
+    Expired,
+}
+
+impl SeatEventKind {
+    /// The audit action name.
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::Acquired => "seat.acquired",
+            Self::Denied => "seat.denied",
+            Self::Released => "seat.released",
+            Self::Expired => "seat.expired",
+        }
+    }
+
+    fn parse(kind: &str) -> Option<Self> {
+        Some(match kind {
+            "acquired" => Self::Acquired,
+            "denied" => Self::Denied,
+            "released" => Self::Released,
+            "expired" => Self::Expired,
+            _ => return None,
+        })
+    }
+}
+
+/// One entry of a license's event log, waiting to be drained into the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatEvent {
+    /// Position in the license's log; unique per license, increasing.
+    pub id: String,
+    /// What happened.
+    pub kind: SeatEventKind,
+    /// The session (empty for a denial).
+    pub session_id: String,
+    /// Who and which machine (`None` if the data was unreadable).
+    pub data: Option<SessionData>,
+    /// When (ms since the epoch); for an expiry, the moment the seat lapsed.
+    pub at_ms: i64,
+    /// Live sessions at that moment, for grants and denials.
+    pub in_use: Option<u32>,
+}
+
+/// The live-seat store.
+#[async_trait]
+pub trait SeatStore: Send + Sync + 'static {
+    /// Whether the store answers.
+    async fn ping(&self) -> SeatResult<()>;
+
+    /// Prunes expired seats, then returns the caller's live session (renewed), a new one below the
+    /// cap, or `Full`. `new_session_id` is used only when a new seat is granted.
+    async fn acquire(&self, request: &SeatRequest, new_session_id: &str) -> SeatResult<Acquired>;
+
+    /// Extends a live session; `None` when it is gone or already past its expiry.
+    async fn heartbeat(
+        &self,
+        license_id: Uuid,
+        session_id: &str,
+        ttl: Duration,
+    ) -> SeatResult<Option<i64>>;
+
+    /// Frees a session; `false` when it was already gone.
+    async fn release(&self, license_id: Uuid, session_id: &str) -> SeatResult<bool>;
+
+    /// The live sessions of a license, soonest-expiring first.
+    async fn holders(&self, license_id: Uuid) -> SeatResult<Vec<Holder>>;
+
+    /// Moves the expired sessions of a license into its event log; how many there were.
+    async fn reap(&self, license_id: Uuid) -> SeatResult<u32>;
+
+    /// Every license with live seats or undrained events.
+    async fn pools(&self) -> SeatResult<Vec<Uuid>>;
+
+    /// Up to `max` of a license's oldest undrained events.
+    async fn events(&self, license_id: Uuid, max: usize) -> SeatResult<Vec<SeatEvent>>;
+
+    /// Forgets drained events.
+    async fn ack_events(&self, license_id: Uuid, ids: &[String]) -> SeatResult<()>;
+
+    /// Releases every live session `user` holds on the license (a removed member's seats).
+    async fn release_user(&self, license_id: Uuid, user: Uuid) -> SeatResult<u32> {
+        let mut released = 0;
+        for holder in self.holders(license_id).await? {
+            if holder.data.user == user && self.release(license_id, &holder.session_id).await? {
+                released += 1;
+            }
+        }
+        Ok(released)
+    }
+}
+
+/// A fresh, unguessable session id (128 random bits, hex).
+pub fn new_session_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

@@ -1,0 +1,35 @@
+-- Shared head of acquire.lua and reap.lua (prepended by seats/redis.rs).
+-- KEYS[1] seats ZSET (session -> expiry ms), KEYS[2] sessions HASH (session -> JSON),
+-- KEYS[3] holders HASH (user:fingerprint -> session), KEYS[4] events STREAM.
+-- Every expired member is moved to the events stream as 'expired' before it is removed, so no
+-- expiry goes unrecorded; all four keys share the {lic:<id>} hash tag.
+local seats, sessions, holders, events = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local KEEP_MS = 7 * 24 * 3600 * 1000
+
+local function append(kind, session, data, at, extra)
+  local args = {events, 'MAXLEN', '~', '100000', '*', 'kind', kind, 'session', session, 'data', data, 'at', tostring(at)}
+  if extra then table.insert(args, 'in_use'); table.insert(args, tostring(extra)) end
+  redis.call('XADD', unpack(args))
+  redis.call('PEXPIRE', events, KEEP_MS)
+end
+
+local function forget(session)
+  local data = redis.call('HGET', sessions, session)
+  if data then
+    redis.call('HDEL', sessions, session)
+    local holder = cjson.decode(data)['holder']
+    if holder and redis.call('HGET', holders, holder) == session then
+      redis.call('HDEL', holders, holder)
+    end
+  end
+  return data or '{}'
+end
+
+local expired = redis.call('ZRANGE', seats, '-inf', now, 'BYSCORE', 'WITHSCORES')
+for i = 1, #expired, 2 do
+  local session = expired[i]
+  redis.call('ZREM', seats, session)
+  append('expired', session, forget(session), expired[i + 1])
+end

@@ -1,0 +1,308 @@
+//! Live seats in Redis (Memorystore in production).
+//!
+//! Each operation is one Lua script run by EVALSHA (reloaded automatically after a Redis restart),
+//! so it is atomic. A license's keys share the `{lic:<id>}` hash tag and are all passed in `KEYS`,
+//! so every script touches one slot and stays valid on Redis Cluster:
+//!
+//! - `{lic:<id>}:seats`: sorted set, session id scored by its expiry in ms from Redis `TIME`;
+//! - `{lic:<id>}:sessions`: hash, session id → [`SessionData`] JSON;
+//! - `{lic:<id>}:holders`: hash, `user:fingerprint` → session id (one seat per user per machine);
+//! - `{lic:<id>}:events`: stream of seat events waiting for [`super::cleanup`].
+//!
+//! The connection is made on first use, so a service starts while Redis is down and `/readyz` says
+//! so; each command has a response timeout, so a hung Redis answers `unavailable`, not a hang.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script, Value};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use super::{
+    Acquired, Holder, SeatError, SeatEvent, SeatEventKind, SeatRequest, SeatResult, SeatStore,
+};
+
+const PRUNE: &str = include_str!("prune.lua");
+
+/// How long one Redis command may take before the request answers `unavailable`.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The seat store on Redis.
+pub struct RedisSeats {
+    /// Parsed from `REDIS_URL`; connecting waits for first use.
+    client: redis::Client,
+    /// The multiplexed, self-reconnecting connection every request shares.
+    connection: OnceCell<ConnectionManager>,
+    /// Put before every key, so tests (and several deployments sharing one Redis) stay apart.
+    prefix: String,
+    acquire: Script,
+    heartbeat: Script,
+    release: Script,
+    reap: Script,
+    holders: Script,
+}
+
+impl RedisSeats {
+    /// A store on the Redis at `url`, keys prefixed with `prefix` (empty in production).
+    pub fn new(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let client =
+            redis::Client::open(url).map_err(|e| anyhow!("REDIS_URL is not usable: {e}"))?;
+        let with_prune = |body: &str| Script::new(&format!("{PRUNE}\n{body}"));
+        Ok(Self {
+            client,
+            connection: OnceCell::new(),
+            prefix: prefix.to_owned(),
+            acquire: with_prune(include_str!("acquire.lua")),
+            heartbeat: Script::new(include_str!("heartbeat.lua")),
+            release: with_prune(include_str!("release.lua")),
+            reap: with_prune(include_str!("reap.lua")),
+            holders: Script::new(include_str!("holders.lua")),
+        })
+    }
+
+    async fn conn(&self) -> SeatResult<ConnectionManager> {
+        let manager = self
+            .connection
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(RESPONSE_TIMEOUT))
+                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                    .set_number_of_retries(1);
+                ConnectionManager::new_with_config(self.client.clone(), config).await
+            })
+            .await
+            .map_err(classify)?;
+        Ok(manager.clone())
+    }
+
+    fn key(&self, license: Uuid, part: &str) -> String {
+        format!("{}{{lic:{license}}}:{part}", self.prefix)
+    }
+
+    /// The four keys of a license's pool, in the order the scripts expect.
+    fn pool_keys(&self, license: Uuid) -> [String; 4] {
+        ["seats", "sessions", "holders", "events"].map(|part| self.key(license, part))
+    }
+
+    /// Deletes every key under this store's prefix (tests clean up with it).
+    pub async fn delete_all(&self) -> SeatResult<()> {
+        let mut conn = self.conn().await?;
+        let keys: Vec<String> = scan(&mut conn, &format!("{}{{lic:*", self.prefix)).await?;
+        if !keys.is_empty() {
+            let _: () = conn.del(keys).await.map_err(classify)?;
+        }
+        Ok(())
+    }
+}
+
+fn classify(err: redis::RedisError) -> SeatError {
+    if err.is_io_error()
+        || err.is_connection_refusal()
+        || err.is_timeout()
+        || err.is_connection_dropped()
+    {
+        SeatError::Unavailable(err.into())
+    } else {
+        SeatError::Other(err.into())
+    }
+}
+
+async fn scan(conn: &mut ConnectionManager, pattern: &str) -> SeatResult<Vec<String>> {
+    let mut cursor: u64 = 0;
+    let mut keys = Vec::new();
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await
+            .map_err(classify)?;
+        keys.extend(batch);
+        if next == 0 {
+            return Ok(keys);
+        }
+        cursor = next;
+    }
+}
+
+fn int(value: &str) -> SeatResult<i64> {
+    // Redis answers scores as decimal text, sometimes with a fraction ("1.7e12" never occurs for
+    // integer scores below 2^53, but be lenient).
+    value
+        .parse::<i64>()
+        .or_else(|_| value.parse::<f64>().map(|f| f as i64))
+        .map_err(|_| SeatError::Other(anyhow!("seat script answered a non-number {value:?}")))
+}
+
+#[async_trait]
+impl SeatStore for RedisSeats {
+    async fn ping(&self) -> SeatResult<()> {
+        let mut conn = self.conn().await?;
+        let _: String = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn acquire(&self, request: &SeatRequest, new_session_id: &str) -> SeatResult<Acquired> {
+        let mut conn = self.conn().await?;
+        let data =
+            serde_json::to_string(&request.session).map_err(|e| SeatError::Other(e.into()))?;
+        let reply: Vec<String> = self
+            .acquire
+            .key(&self.pool_keys(request.license_id)[..])
+            .arg(request.max_seats)
+            .arg(request.ttl.as_millis() as u64)
+            .arg(&request.session.holder)
+            .arg(new_session_id)
+            .arg(data)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(classify)?;
+        match reply.as_slice() {
+            [kind, session, expires, in_use] if kind == "granted" || kind == "renewed" => {
+                Ok(Acquired::Granted {
+                    session_id: session.clone(),
+                    expires_at_ms: int(expires)?,
+                    in_use: int(in_use)? as u32,
+                    renewed: kind == "renewed",
+                })
+            }
+            [kind, in_use, earliest] if kind == "full" => Ok(Acquired::Full {
+                in_use: int(in_use)? as u32,
+                next_expiry_ms: int(earliest)?,
+            }),
+            other => Err(SeatError::Other(anyhow!(
+                "acquire script answered {other:?}"
+            ))),
+        }
+    }
+
+    async fn heartbeat(
+        &self,
+        license_id: Uuid,
+        session_id: &str,
+        ttl: Duration,
+    ) -> SeatResult<Option<i64>> {
+        let mut conn = self.conn().await?;
+        let expires: i64 = self
+            .heartbeat
+            .key(self.key(license_id, "seats"))
+            .arg(session_id)
+            .arg(ttl.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(classify)?;
+        Ok((expires >= 0).then_some(expires))
+    }
+
+    async fn release(&self, license_id: Uuid, session_id: &str) -> SeatResult<bool> {
+        let mut conn = self.conn().await?;
+        let released: i64 = self
+            .release
+            .key(&self.pool_keys(license_id)[..])
+            .arg(session_id)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(classify)?;
+        Ok(released == 1)
+    }
+
+    async fn holders(&self, license_id: Uuid) -> SeatResult<Vec<Holder>> {
+        let mut conn = self.conn().await?;
+        let flat: Vec<String> = self
+            .holders
+            .key(self.key(license_id, "seats"))
+            .key(self.key(license_id, "sessions"))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(classify)?;
+        flat.chunks_exact(3)
+            .map(|chunk| {
+                Ok(Holder {
+                    session_id: chunk[0].clone(),
+                    expires_at_ms: int(&chunk[1])?,
+                    data: serde_json::from_str(&chunk[2])
+                        .map_err(|e| SeatError::Other(e.into()))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn reap(&self, license_id: Uuid) -> SeatResult<u32> {
+        let mut conn = self.conn().await?;
+        let reaped: i64 = self
+            .reap
+            .key(&self.pool_keys(license_id)[..])
+            .invoke_async(&mut conn)
+            .await
+            .map_err(classify)?;
+        Ok(reaped as u32)
+    }
+
+    async fn pools(&self) -> SeatResult<Vec<Uuid>> {
+        let mut conn = self.conn().await?;
+        let keys = scan(&mut conn, &format!("{}{{lic:*", self.prefix)).await?;
+        let start = self.prefix.len() + "{lic:".len();
+        let ids: BTreeSet<Uuid> = keys
+            .iter()
+            .filter_map(|key| key.get(start..start + 36))
+            .filter_map(|id| id.parse().ok())
+            .collect();
+        Ok(ids.into_iter().collect())
+    }
+
+    async fn events(&self, license_id: Uuid, max: usize) -> SeatResult<Vec<SeatEvent>> {
+        let mut conn = self.conn().await?;
+        let reply: redis::streams::StreamRangeReply = conn
+            .xrange_count(self.key(license_id, "events"), "-", "+", max)
+            .await
+            .map_err(classify)?;
+        reply
+            .ids
+            .into_iter()
+            .map(|entry| {
+                let field = |name: &str| match entry.map.get(name) {
+                    Some(Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+                    Some(Value::SimpleString(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                let kind = SeatEventKind::parse(&field("kind")).ok_or_else(|| {
+                    SeatError::Other(anyhow!(
+                        "event {} has unknown kind {:?}",
+                        entry.id,
+                        field("kind")
+                    ))
+                })?;
+                Ok(SeatEvent {
+                    kind,
+                    session_id: field("session"),
+                    data: serde_json::from_str(&field("data")).ok(),
+                    at_ms: int(&field("at"))?,
+                    in_use: field("in_use").parse().ok(),
+                    id: entry.id.clone(),
+                })
+            })
+            .collect()
+    }
+
+    async fn ack_events(&self, license_id: Uuid, ids: &[String]) -> SeatResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn().await?;
+        let _: i64 = conn
+            .xdel(self.key(license_id, "events"), ids)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}

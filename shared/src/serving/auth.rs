@@ -1,0 +1,62 @@
+//! Reading credentials from requests: the bearer token, and the lease that authorises heartbeat and
+//! release.
+
+use axum::http::{HeaderMap, header};
+use uuid::Uuid;
+
+use crate::error::{ApiError, Problem};
+use crate::leases::LeaseClaims;
+use crate::leases::verify::{LeaseError, LeaseVerifier};
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::InvalidToken("no Authorization header".into()))?
+        .to_str()
+        .map_err(|_| ApiError::InvalidToken("Authorization header is not text".into()))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| ApiError::InvalidToken("Authorization is not `Bearer <token>`".into()))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::InvalidToken(
+            "Authorization is not `Bearer <token>`".into(),
+        ));
+    }
+    Ok(token.trim())
+}
+
+/// Whether an expired (but genuine) lease is still good enough for the operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Heartbeat: an expired lease means the client must acquire again.
+    Enforce,
+    /// Release: giving a seat back is harmless, so a client back from a long offline spell may.
+    Ignore,
+}
+
+/// The verified lease of the request and the license it names.
+pub fn lease_claims(
+    verifier: &LeaseVerifier,
+    headers: &HeaderMap,
+    expiry: Expiry,
+) -> Result<(LeaseClaims, Uuid), ApiError> {
+    let token = bearer_token(headers)?;
+    let verified = match expiry {
+        Expiry::Enforce => verifier.verify(token),
+        Expiry::Ignore => verifier.verify_ignoring_expiry(token),
+    };
+    let claims = verified.map_err(|e| match e {
+        LeaseError::Expired => ApiError::from(Problem::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "lease_expired",
+            "The lease has passed its offline grace; acquire a seat again.",
+        )),
+        LeaseError::Invalid(why) => ApiError::InvalidToken(format!("lease: {why}")),
+    })?;
+    let license = claims
+        .license
+        .parse()
+        .map_err(|_| ApiError::InvalidToken("lease: license is not a uuid".into()))?;
+    Ok((claims, license))
+}

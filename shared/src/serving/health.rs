@@ -1,0 +1,93 @@
+//! `GET /healthz` says the process is up; `GET /readyz` says the backends it needs answer.
+//!
+//! Cloud Run's liveness probe must not depend on the database (a database outage would otherwise
+//! restart every instance), so only `/readyz` touches backends, each with a short timeout.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// How long one backend may take to answer a readiness probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+type ProbeFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+type Probe = Arc<dyn Fn() -> ProbeFuture + Send + Sync>;
+
+/// The backends a service depends on, each with a check that it answers.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    probes: Vec<(&'static str, Probe)>,
+}
+
+impl Readiness {
+    /// A service with no backends (always ready).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a backend named `name` (shown in the 503 body) checked by `probe`.
+    pub fn with<F, Fut>(mut self, name: &'static str, probe: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.probes
+            .push((name, Arc::new(move || Box::pin(probe()) as ProbeFuture)));
+        self
+    }
+
+    /// Checks every backend concurrently; the failing ones by name.
+    pub async fn failing(&self) -> Vec<(&'static str, String)> {
+        let checks = self.probes.iter().map(|(name, probe)| async move {
+            match tokio::time::timeout(PROBE_TIMEOUT, probe()).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some((*name, format!("{e:#}"))),
+                Err(_) => Some((*name, "timed out".to_owned())),
+            }
+        });
+        let mut failing = Vec::new();
+        for check in checks {
+            if let Some(failure) = check.await {
+                failing.push(failure);
+            }
+        }
+        failing
+    }
+}
+
+pub(super) async fn healthz() -> Response {
+    Json(json!({"status": "ok"})).into_response()
+}
+
+pub(super) async fn readyz(State(readiness): State<Readiness>) -> Response {
+    let failing = readiness.failing().await;
+    if failing.is_empty() {
+        return Json(json!({"status": "ready"})).into_response();
+    }
+    for (backend, error) in &failing {
+        tracing::warn!(backend, error = %error, "readiness probe failed");
+    }
+    // Name the backend, not its error text: the text can carry hosts and user names.
+    let names: Vec<&str> = failing.iter().map(|(name, _)| *name).collect();
+    let body = json!({
+        "type": "urn:coditect:problem:unavailable",
+        "title": "Service Unavailable",
+        "status": 503,
+        "code": "unavailable",
+        "detail": format!("Not ready: {} not answering.", names.join(", ")),
+        "failing": names,
+    });
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, body.to_string()).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(crate::error::PROBLEM_JSON),
+    );
+    response
+}

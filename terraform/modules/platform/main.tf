@@ -1,0 +1,126 @@
+# The whole CODITECT licensing platform in one project: network, records,
+# live seats, lease signing key, secrets, sign-in, images, and the Cloud Run
+# functions (functions.tf) with their grants (kms.tf, migrate.tf,
+# deployer.tf). An environment is one call of this module with its sizes.
+
+locals {
+  labels = {
+    app         = var.name_prefix
+    environment = var.environment
+  }
+
+  # Secret containers. Values are written out of band (docs/deploy.md), except
+  # redis-ca, the Memorystore server CA, which is public and written below.
+  secrets = {
+    "database-url"          = "DATABASE_URL postgres://USER:PASSWORD@PRIVATE_IP:5432/DB?sslmode=require"
+    "redis-url"             = "REDIS_URL rediss://:AUTH@HOST:6378"
+    "redis-ca"              = "Memorystore server CA, mounted at /etc/redis-ca/ca.pem"
+    "stripe-webhook-secret" = "Stripe endpoint signing secret (whsec_...)"
+    "stripe-api-key"        = "Stripe restricted API key"
+  }
+}
+
+module "network" {
+  source = "../network"
+
+  project_id = var.project_id
+  region     = var.region
+  name       = var.name_prefix
+  connector  = var.connector
+}
+
+module "database" {
+  source = "../cloud-sql"
+
+  project_id           = var.project_id
+  region               = var.region
+  name                 = "${var.name_prefix}-pg"
+  tier                 = var.database.tier
+  high_availability    = var.database.high_availability
+  disk_size_gb         = var.database.disk_size_gb
+  max_connections      = var.database.max_connections
+  reserved_connections = var.database.reserved_connections
+  retained_backups     = var.database.retained_backups
+  connection_demand    = local.database_connection_demand
+  network_id           = module.network.network_id
+  labels               = local.labels
+
+  depends_on = [module.network]
+}
+
+module "redis" {
+  source = "../memorystore"
+
+  project_id     = var.project_id
+  region         = var.region
+  name           = "${var.name_prefix}-seats"
+  tier           = var.redis.tier
+  memory_size_gb = var.redis.memory_size_gb
+  network_id     = module.network.network_id
+  labels         = local.labels
+
+  depends_on = [module.network]
+}
+
+module "lease_key" {
+  source = "../lease-signing-key"
+
+  project_id       = var.project_id
+  location         = var.region
+  key_ring_name    = "${var.name_prefix}-leases"
+  protection_level = var.lease_key_protection_level
+  labels           = local.labels
+}
+
+module "secrets" {
+  source = "../secrets"
+
+  project_id = var.project_id
+  region     = var.region
+  prefix     = var.name_prefix
+  secrets    = local.secrets
+  labels     = local.labels
+}
+
+# The CA bundle is public material taken from the instance itself, so
+# Terraform may write it; a CA rotation reaches the services on the next apply.
+resource "google_secret_manager_secret_version" "redis_ca" {
+  secret      = module.secrets.resource_ids["redis-ca"]
+  secret_data = module.redis.server_ca_pem
+}
+
+module "identity" {
+  source = "../identity-platform"
+
+  project_id           = var.project_id
+  authorized_domains   = concat(["localhost", "${var.project_id}.firebaseapp.com"], var.authorized_domains)
+  google_client_id     = var.google_client_id
+  google_client_secret = var.google_client_secret
+  github_client_id     = var.github_client_id
+  github_client_secret = var.github_client_secret
+}
+
+module "images" {
+  source = "../artifact-registry"
+
+  project_id     = var.project_id
+  region         = var.region
+  repository_id  = "${var.name_prefix}-images"
+  description    = "Release images, one per function, deployed by digest."
+  immutable_tags = true
+  keep_count     = 20
+  labels         = local.labels
+}
+
+module "build_cache" {
+  source = "../artifact-registry"
+
+  project_id        = var.project_id
+  region            = var.region
+  repository_id     = "${var.name_prefix}-build-cache"
+  description       = "cargo-chef dependency layer reused by Cloud Build."
+  immutable_tags    = false
+  keep_count        = 2
+  delete_after_days = 7
+  labels            = local.labels
+}

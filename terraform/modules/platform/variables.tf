@@ -1,0 +1,178 @@
+variable "project_id" {
+  description = "The environment's project; also the Identity Platform project the ID tokens name."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of every regional resource."
+  type        = string
+}
+
+variable "environment" {
+  description = "dev or prod; used in labels."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "prod"], var.environment)
+    error_message = "environment must be dev or prod."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of resource names. cloudbuild.yaml's _PREFIX must match."
+  type        = string
+  default     = "coditect"
+}
+
+variable "enable_services" {
+  description = "Create the Cloud Run services, migration job, scheduler and their grants. False on the very first apply, before the secrets have versions (docs/deploy.md)."
+  type        = bool
+  default     = true
+}
+
+variable "deletion_protection" {
+  description = "Refuse terraform destroy of Cloud Run services and the job."
+  type        = bool
+  default     = true
+}
+
+variable "connector" {
+  description = "Serverless VPC access connector sizing."
+  type = object({
+    machine_type  = string
+    min_instances = number
+    max_instances = number
+  })
+}
+
+variable "database" {
+  description = "Cloud SQL sizing. max_connections is set as a flag and bounds the services' pools."
+  type = object({
+    tier                 = string
+    high_availability    = bool
+    disk_size_gb         = number
+    max_connections      = number
+    reserved_connections = number
+    retained_backups     = number
+  })
+}
+
+variable "redis" {
+  description = "Memorystore sizing."
+  type = object({
+    tier           = string
+    memory_size_gb = number
+  })
+}
+
+variable "lease_key_protection_level" {
+  description = "SOFTWARE or HSM for the lease signing key."
+  type        = string
+}
+
+variable "lease_signing_key_version" {
+  description = "Key version acquire signs with (LEASE_SIGNING_KEY). Switch only to a version already in lease_public_key_versions and published long enough for clients to have fetched it."
+  type        = number
+  default     = 1
+}
+
+variable "lease_public_key_versions" {
+  description = "Key versions published in the JWKS and accepted by heartbeat and release (LEASE_PUBLIC_KEYS)."
+  type        = list(number)
+  default     = [1]
+}
+
+variable "services" {
+  description = "Sizing per deployed function. db_pool is DATABASE_MAX_CONNECTIONS (0 for functions without a database)."
+  type = map(object({
+    min_instances = number
+    max_instances = number
+    concurrency   = optional(number, 80)
+    db_pool       = optional(number, 0)
+    cpu           = optional(string, "1")
+    memory        = optional(string, "256Mi")
+  }))
+
+  validation {
+    condition = length(setsymmetricdifference(
+      keys(var.services),
+      ["acquire", "heartbeat", "release", "stripe-webhook", "admin", "cleanup"],
+    )) == 0
+    error_message = "services must size exactly the deployed functions: acquire, heartbeat, release, stripe-webhook, admin, cleanup."
+  }
+
+  validation {
+    condition = alltrue([
+      for name in ["acquire", "stripe-webhook", "admin", "cleanup"] :
+      try(var.services[name].db_pool >= 1, false)
+    ])
+    error_message = "acquire, stripe-webhook, admin and cleanup use the database and need db_pool >= 1."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.services) : s.min_instances <= s.max_instances])
+    error_message = "min_instances must not exceed max_instances."
+  }
+}
+
+variable "migrate_db_pool" {
+  description = "Pool size of the migration job (one task)."
+  type        = number
+  default     = 2
+}
+
+variable "seat_ttl_seconds" {
+  description = "SEAT_TTL_SECONDS: a seat frees itself this long after its last heartbeat."
+  type        = number
+  default     = 360
+}
+
+variable "heartbeat_interval_seconds" {
+  description = "HEARTBEAT_INTERVAL_SECONDS the clients are told to use."
+  type        = number
+  default     = 120
+}
+
+variable "offline_grace_seconds" {
+  description = "OFFLINE_GRACE_SECONDS: how long a lease lets a client work while the service is unreachable."
+  type        = number
+  default     = 3600
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of every function."
+  type        = string
+  default     = "info"
+}
+
+variable "authorized_domains" {
+  description = "Extra OAuth redirect domains for Identity Platform (localhost and <project>.firebaseapp.com are always included)."
+  type        = list(string)
+  default     = []
+}
+
+variable "google_client_id" {
+  description = "OAuth client id for Google sign-in; null leaves the provider unconfigured."
+  type        = string
+  default     = null
+}
+
+variable "google_client_secret" {
+  description = "OAuth client secret for Google sign-in."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "github_client_id" {
+  description = "GitHub OAuth app client id; null leaves the provider unconfigured."
+  type        = string
+  default     = null
+}
+
+variable "github_client_secret" {
+  description = "GitHub OAuth app client secret."
+  type        = string
+  default     = null
+  sensitive   = true
+}
