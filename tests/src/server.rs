@@ -1,0 +1,117 @@
+//! The local server on a free port, in this process, over real HTTP.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::config::Config;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A running local server; stops when dropped.
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// Its configuration.
+    pub config: Arc<Config>,
+    /// The records and seats it uses, for arranging and inspecting state.
+    pub local: LocalHandles,
+    /// Keeps the data directory alive as long as the server.
+    pub data_dir: TempDir,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// The backends of a running server.
+pub struct LocalHandles {
+    /// Records.
+    pub store: Arc<dyn shared::store::Store>,
+    /// Seats.
+    pub seats: Arc<dyn shared::seats::SeatStore>,
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl TempDir {
+    /// A fresh directory under the system temp dir.
+    pub fn new() -> Self {
+        let path =
+            std::env::temp_dir().join(format!("coditect-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        Self(path)
+    }
+}
+
+impl Default for TempDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestServer {
+    /// The local server on the embedded default in a fresh data dir, with `vars` set on top
+    /// (e.g. `SEAT_TTL_SECONDS`).
+    pub async fn embedded(vars: &[(&str, &str)]) -> Self {
+        let data_dir = TempDir::new();
+        let dir = data_dir.0.display().to_string();
+        let mut all: Vec<(String, String)> = vec![("DATA_DIR".into(), dir)];
+        all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Self::with(all, data_dir).await
+    }
+
+    /// The local server with exactly `vars` as its environment.
+    pub async fn with(vars: Vec<(String, String)>, data_dir: TempDir) -> Self {
+        let config = Arc::new(
+            Config::from_lookup(|name| {
+                vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            })
+            .expect("test configuration parses"),
+        );
+        let local = local::build(config.clone())
+            .await
+            .expect("local server builds");
+        let handles = LocalHandles {
+            store: local.store.clone(),
+            seats: local.seats.clone(),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(shared::serving::serve(
+            listener,
+            local.app,
+            async {
+                let _ = stopped.await;
+            },
+            Duration::from_secs(1),
+        ));
+        Self {
+            url: format!("http://{addr}"),
+            config,
+            local: handles,
+            data_dir,
+            stop: Some(stop),
+        }
+    }
+
+    /// Runs the cleanup task once, as the timer or Cloud Scheduler would.
+    pub async fn cleanup(&self) -> shared::seats::cleanup::CleanupReport {
+        shared::seats::cleanup::run(self.local.seats.as_ref(), self.local.store.as_ref())
+            .await
+            .expect("cleanup runs")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
