@@ -41,7 +41,10 @@ pub async fn records(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 /// no other service can see.
 pub fn seats(config: &Config, single_process: bool) -> anyhow::Result<Arc<dyn SeatStore>> {
     match &config.redis_url {
-        Some(url) => Ok(Arc::new(RedisSeats::new(url.expose(), "")?)),
+        Some(url) => Ok(Arc::new(RedisSeats::new(
+            url.expose(),
+            &config.redis_key_prefix,
+        )?)),
         None if single_process => Ok(Arc::new(EmbeddedSeats::new())),
         None => bail!(
             "environment variable REDIS_URL is required: this function shares seats with the \

@@ -77,6 +77,8 @@ pub struct Config {
     pub database_max_connections: u32,
     /// The live-seat store (`REDIS_URL`); `None` selects the in-process store.
     pub redis_url: Option<Secret>,
+    /// Put before every Redis key (`REDIS_KEY_PREFIX`), so environments or tests can share a Redis.
+    pub redis_key_prefix: String,
     /// Identity Platform project id (`GOOGLE_CLOUD_PROJECT`), the ID tokens' audience.
     pub project_id: String,
     /// Firebase Auth Emulator host (`FIREBASE_AUTH_EMULATOR_HOST`); when set, emulator tokens count.
@@ -183,6 +185,7 @@ impl Config {
             database_max_connections: vars.parsed("DATABASE_MAX_CONNECTIONS", 5)?,
             database_url: Secret::new(database_url),
             redis_url: redis_url.map(Secret::new),
+            redis_key_prefix: vars.string("REDIS_KEY_PREFIX").unwrap_or_default(),
             project_id: vars
                 .string("GOOGLE_CLOUD_PROJECT")
                 .unwrap_or_else(|| DEFAULT_PROJECT.into()),

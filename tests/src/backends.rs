@@ -30,6 +30,7 @@ pub struct PgSchema {
     pub store: PgStore,
     admin: sqlx::PgPool,
     name: String,
+    url: String,
 }
 
 impl PgSchema {
@@ -57,7 +58,21 @@ impl PgSchema {
             .expect("connect to the test schema");
         let store = PgStore::from_pool(pool);
         store.migrate().await.expect("migrations apply");
-        Some(Self { store, admin, name })
+        Some(Self {
+            store,
+            admin,
+            url,
+            name,
+        })
+    }
+
+    /// A `DATABASE_URL` whose connections use this schema.
+    pub fn url(&self) -> String {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{separator}options=-c%20search_path%3D{}",
+            self.url, self.name
+        )
     }
 
     /// Drops the schema and everything in it.

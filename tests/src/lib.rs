@@ -5,6 +5,7 @@
 //! servers; unset, they print that they were skipped — unless `CI` is set, where a missing variable
 //! fails the test, so CI can never pass by skipping.
 
+pub mod api;
 pub mod backends;
 pub mod server;
 pub mod tokens;

@@ -8,6 +8,8 @@ use shared::config::Config;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use crate::backends::PgSchema;
+
 /// A running local server; stops when dropped.
 pub struct TestServer {
     /// `http://127.0.0.1:<port>`.
@@ -18,7 +20,18 @@ pub struct TestServer {
     pub local: LocalHandles,
     /// Keeps the data directory alive as long as the server.
     pub data_dir: TempDir,
+    /// The PostgreSQL schema of a real-backend server, dropped with it.
+    schema: Option<PgSchema>,
     stop: Option<oneshot::Sender<()>>,
+}
+
+/// Which backends a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backends {
+    /// SQLite in the data dir, seats in process.
+    Embedded,
+    /// PostgreSQL (a fresh schema on `DATABASE_URL`) and Redis (a fresh prefix on `REDIS_URL`).
+    Real,
 }
 
 /// The backends of a running server.
@@ -65,6 +78,32 @@ impl TestServer {
         Self::with(all, data_dir).await
     }
 
+    /// The local server on `backends` with `vars` on top; `None` when real backends are not
+    /// configured outside CI (the test then skips, saying so).
+    pub async fn start(backends: Backends, vars: &[(&str, &str)]) -> Option<Self> {
+        match backends {
+            Backends::Embedded => Some(Self::embedded(vars).await),
+            Backends::Real => {
+                let redis = crate::backends::backend_url("REDIS_URL")?;
+                let schema = PgSchema::create().await?;
+                let data_dir = TempDir::new();
+                let mut all: Vec<(String, String)> = vec![
+                    ("DATA_DIR".into(), data_dir.0.display().to_string()),
+                    ("DATABASE_URL".into(), schema.url()),
+                    ("REDIS_URL".into(), redis),
+                    (
+                        "REDIS_KEY_PREFIX".into(),
+                        format!("test:{}:", uuid::Uuid::new_v4().simple()),
+                    ),
+                ];
+                all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+                let mut server = Self::with(all, data_dir).await;
+                server.schema = Some(schema);
+                Some(server)
+            }
+        }
+    }
+
     /// The local server with exactly `vars` as its environment.
     pub async fn with(vars: Vec<(String, String)>, data_dir: TempDir) -> Self {
         let config = Arc::new(
@@ -96,6 +135,7 @@ impl TestServer {
             config,
             local: handles,
             data_dir,
+            schema: None,
             stop: Some(stop),
         }
     }
@@ -113,5 +153,42 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        if let Some(schema) = self.schema.take() {
+            // Drop cannot await; a short-lived runtime on its own thread drops the schema even
+            // when the test panicked.
+            let _ = std::thread::spawn(move || {
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    runtime.block_on(schema.drop());
+                }
+            })
+            .join();
+        }
     }
+}
+
+/// Runs each listed `async fn(Backends)` test body once per backend: `embedded::name` always,
+/// `real::name` against PostgreSQL and Redis (skipping outside CI when they are not configured).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::server::Backends::Embedded).await;
+                }
+            )+
+        }
+        mod real {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::server::Backends::Real).await;
+                }
+            )+
+        }
+    };
 }

@@ -207,7 +207,8 @@ async fn seats_exhausted(
     now: DateTime<Utc>,
 ) -> ApiError {
     let next_free = from_ms(next_expiry_ms);
-    let wait = (next_free - now).num_seconds().max(1) as u64;
+    // Rounded up: a client that waits exactly Retry-After must find the seat free, not 0.9 s early.
+    let wait = ((next_free - now).num_milliseconds().max(1) as u64).div_ceil(1000);
     let mut problem = Problem::new(
         StatusCode::CONFLICT,
         "seats_exhausted",

@@ -155,3 +155,124 @@ fn generate(path: &Path) -> anyhow::Result<String> {
         Err(e) => Err(anyhow!(e)).with_context(|| format!("creating {}", path.display())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::*;
+    use crate::leases::verify::LeaseError;
+
+    fn claims(exp_in: i64) -> LeaseClaims {
+        let now = chrono::Utc::now().timestamp();
+        LeaseClaims {
+            iss: "coditect-licensing".into(),
+            sub: "user".into(),
+            tenant: "tenant".into(),
+            license: "license".into(),
+            tier: "FREE".into(),
+            features: vec![],
+            sid: "session".into(),
+            fph: crate::leases::fingerprint_hash("0123456789abcdef"),
+            iat: now,
+            exp: now + exp_in,
+            hbi: 120,
+        }
+    }
+
+    fn signer() -> Ed25519Signer {
+        Ed25519Signer::from_key(&SigningKey::generate(&mut rand::rngs::OsRng)).expect("signer")
+    }
+
+    #[tokio::test]
+    async fn a_signed_lease_verifies_with_the_published_keys() {
+        let signer = signer();
+        let token = signer.sign(&claims(60)).await.expect("signs");
+        let jwks = serde_json::to_string(&signer.jwks()).expect("jwks serialises");
+        let verifier =
+            LeaseVerifier::from_jwks_json(&jwks, "coditect-licensing").expect("verifier");
+        assert_eq!(verifier.verify(&token).expect("verifies"), claims(60));
+    }
+
+    #[tokio::test]
+    async fn a_tampered_lease_is_refused() {
+        let signer = signer();
+        let token = signer.sign(&claims(60)).await.expect("signs");
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut forged = claims(60);
+        forged.sid = "someone-elses-session".into();
+        parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).expect("json"));
+        let verifier = signer.verifier("coditect-licensing").expect("verifier");
+        assert!(matches!(
+            verifier.verify(&parts.join(".")),
+            Err(LeaseError::Invalid(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_lease_of_another_key_or_issuer_is_refused() {
+        let token = signer().sign(&claims(60)).await.expect("signs");
+        let verifier = signer().verifier("coditect-licensing").expect("verifier");
+        assert!(
+            matches!(verifier.verify(&token), Err(LeaseError::Invalid(why)) if why.contains("unknown kid"))
+        );
+        let own = signer();
+        let token = own.sign(&claims(60)).await.expect("signs");
+        let other_issuer = own.verifier("someone-else").expect("verifier");
+        assert!(matches!(
+            other_issuer.verify(&token),
+            Err(LeaseError::Invalid(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_unsigned_lease_naming_our_kid_is_refused() {
+        let signer = signer();
+        let header =
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"none","kid":"{}"}}"#, signer.kid()));
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(60)).expect("json"));
+        let verifier = signer.verifier("coditect-licensing").expect("verifier");
+        assert!(verifier.verify(&format!("{header}.{payload}.")).is_err());
+    }
+
+    #[tokio::test]
+    async fn an_expired_lease_is_expired_but_may_still_release() {
+        let signer = signer();
+        let token = signer.sign(&claims(-60)).await.expect("signs");
+        let verifier = signer.verifier("coditect-licensing").expect("verifier");
+        assert_eq!(verifier.verify(&token), Err(LeaseError::Expired));
+        assert!(verifier.verify_ignoring_expiry(&token).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_retired_key_is_published_and_accepted_but_never_signs() {
+        let dir = std::env::temp_dir().join(format!("lease-keys-{}", uuid::Uuid::new_v4()));
+        let old_path = dir.join("old.pem");
+        let old = Ed25519Signer::load(&old_path, true).expect("old key generated");
+        let old_lease = old.sign(&claims(60)).await.expect("signs");
+        let new = Ed25519Signer::load(&dir.join("new.pem"), true)
+            .expect("new key generated")
+            .with_retired(&[old_path])
+            .expect("retired key loads");
+        assert_eq!(new.jwks().keys.len(), 2);
+        assert_ne!(new.kid(), old.kid());
+        let verifier = new.verifier("coditect-licensing").expect("verifier");
+        assert!(verifier.verify(&old_lease).is_ok());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_missing_key_file_is_created_once_and_then_reused() {
+        let dir = std::env::temp_dir().join(format!("lease-keys-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("key.pem");
+        assert!(
+            Ed25519Signer::load(&path, false).is_err(),
+            "no key, no create: an error"
+        );
+        let first = Ed25519Signer::load(&path, true).expect("created");
+        let second = Ed25519Signer::load(&path, true).expect("loaded");
+        assert_eq!(first.kid(), second.kid());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
