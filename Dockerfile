@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1.7
-#
 # One image per function, picked by a build argument:
 #
 #   docker build --build-arg FUNCTION=acquire -t acquire .
@@ -37,8 +35,6 @@ RUN case "${FUNCTION}" in \
       *) echo "FUNCTION must be one of acquire heartbeat release stripe-webhook admin cleanup local, got '${FUNCTION}'" >&2; exit 1 ;; \
     esac
 COPY . .
-# Compile-time checked queries use the committed .sqlx data, not a live database.
-ENV SQLX_OFFLINE=true
 RUN cargo build --release --locked -p "${FUNCTION}" --bin "${FUNCTION}" \
  && install -D -m 0755 "target/release/${FUNCTION}" /out/service
 

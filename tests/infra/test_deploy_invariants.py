@@ -361,6 +361,12 @@ def test_lease_signing_key_is_protected_and_never_auto_rotated():
         if rtype == "google_kms_crypto_key":
             assert "rotation_period" not in body
 
+    signing = named_blocks(MODULES / "platform", "variable")["lease_signing_key_version"]
+    conditions = [v["condition"] for v in signing.get("validation", [])]
+    assert any("contains(var.lease_public_key_versions, var.lease_signing_key_version)" in c for c in conditions), (
+        "a key version must be published in the JWKS before acquire signs with it"
+    )
+
 
 def test_only_acquire_may_sign_and_only_on_the_key():
     signer_grants = []

@@ -74,6 +74,11 @@ variable "lease_signing_key_version" {
   description = "Key version acquire signs with (LEASE_SIGNING_KEY). Switch only to a version already in lease_public_key_versions and published long enough for clients to have fetched it."
   type        = number
   default     = 1
+
+  validation {
+    condition     = contains(var.lease_public_key_versions, var.lease_signing_key_version)
+    error_message = "lease_signing_key_version must be one of lease_public_key_versions: publish a key version in the JWKS before signing with it."
+  }
 }
 
 variable "lease_public_key_versions" {
