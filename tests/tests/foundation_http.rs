@@ -1,0 +1,345 @@
+//! The foundation every service stands on, over real HTTP: health and readiness, problem+json for
+//! every failure, request ids, body limits, backends that are down, and each function binary
+//! starting, serving `/healthz` and stopping on SIGTERM.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use integration_tests::api::{acquire, heartbeat, machine, register, release, send};
+use integration_tests::backends::sqlite_store;
+use integration_tests::server::{TempDir, TestServer};
+use integration_tests::tokens::Person;
+use reqwest::{Method, StatusCode};
+use shared::config::Config;
+use shared::serving::{Readiness, service_router};
+
+#[tokio::test]
+async fn the_embedded_default_is_healthy_and_ready() {
+    let server = TestServer::embedded(&[]).await;
+    let health = send(Method::GET, &format!("{}/healthz", server.url), None, None).await;
+    assert_eq!(
+        (health.status, health.body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let ready = send(Method::GET, &format!("{}/readyz", server.url), None, None).await;
+    assert_eq!(
+        (ready.status, ready.body["status"].as_str()),
+        (StatusCode::OK, Some("ready"))
+    );
+}
+
+#[tokio::test]
+async fn unknown_paths_wrong_methods_and_bad_bodies_answer_problem_json() {
+    let server = TestServer::embedded(&[("MAX_BODY_BYTES", "1024")]).await;
+    let person = Person::at("acme.test");
+    register(&server.url, &person).await;
+    let acquire_url = format!("{}/api/v1/licenses/acquire", server.url);
+    let http = reqwest::Client::new();
+
+    let cases = [
+        (
+            http.get(format!("{}/nowhere", server.url)),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            http.get(&acquire_url),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            http.post(&acquire_url)
+                .bearer_auth(person.token())
+                .header("content-type", "application/json")
+                .body("{\"fingerprint\":"),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            http.post(&acquire_url)
+                .bearer_auth(person.token())
+                .body("{}"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            http.post(&acquire_url)
+                .bearer_auth(person.token())
+                .header("content-type", "application/json")
+                .body(format!("{{\"hostname\":\"{}\"}}", "x".repeat(4096))),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let response = request.send().await.expect("answer");
+        assert_eq!(response.status(), status, "{code}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{code}"
+        );
+        let request_id = response.headers()["x-request-id"]
+            .to_str()
+            .expect("id")
+            .to_owned();
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(body["code"], code);
+        assert_eq!(body["status"], status.as_u16());
+        assert_eq!(
+            body["request_id"],
+            request_id.as_str(),
+            "the problem names its request"
+        );
+        assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+}
+
+#[tokio::test]
+async fn a_callers_request_id_is_kept_and_a_bad_one_replaced() {
+    let server = TestServer::embedded(&[]).await;
+    let http = reqwest::Client::new();
+    let kept = http
+        .get(format!("{}/healthz", server.url))
+        .header("x-request-id", "cli-42.a_b")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(kept.headers()["x-request-id"], "cli-42.a_b");
+    let replaced = http
+        .get(format!("{}/healthz", server.url))
+        .header("x-request-id", "x".repeat(200))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(replaced.headers()["x-request-id"].len(), 32);
+}
+
+#[tokio::test]
+async fn readiness_names_the_backend_that_does_not_answer() {
+    let data_dir = TempDir::new();
+    let vars = vec![
+        ("DATA_DIR".to_owned(), data_dir.0.display().to_string()),
+        (
+            "DATABASE_URL".to_owned(),
+            "postgres://nobody@127.0.0.1:1/nothing".to_owned(),
+        ),
+        ("REDIS_URL".to_owned(), "redis://127.0.0.1:1".to_owned()),
+    ];
+    let server = TestServer::with(vars, data_dir).await;
+    let health = send(Method::GET, &format!("{}/healthz", server.url), None, None).await;
+    assert_eq!(
+        health.status,
+        StatusCode::OK,
+        "liveness never depends on backends"
+    );
+    let ready = send(Method::GET, &format!("{}/readyz", server.url), None, None).await;
+    assert_eq!(
+        (ready.status, ready.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    );
+    assert_eq!(
+        ready.body["failing"],
+        serde_json::json!(["database", "seats"])
+    );
+    assert!(
+        !ready.body.to_string().contains("nobody"),
+        "no connection details leak"
+    );
+
+    let refused = acquire(&server.url, &Person::at("acme.test"), &machine(1), "box").await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+}
+
+/// Heartbeat and release are answered from the seat store alone: with the database gone they still
+/// work, while acquire (which needs it) answers 503.
+#[tokio::test]
+async fn heartbeat_and_release_work_while_the_database_is_down() {
+    let sqlite = sqlite_store().await;
+    let data_dir = TempDir::new();
+    let config = Arc::new(
+        Config::from_lookup(|name| (name == "DATA_DIR").then(|| data_dir.0.display().to_string()))
+            .expect("config"),
+    );
+    let store: Arc<dyn shared::store::Store> = Arc::new(sqlite.clone());
+    let seats = shared::backends::seats(&config, true).expect("seats");
+    let signer = shared::backends::lease_signer(&config).expect("signer");
+    let verifier = Arc::new(signer.verifier(&config.lease_issuer).expect("verifier"));
+    let routes = axum::Router::new()
+        .merge(acquire::routes(acquire::AcquireState {
+            store: store.clone(),
+            seats: seats.clone(),
+            signer: signer.clone(),
+            identity: shared::backends::identity(&config).expect("identity"),
+            licenses: Arc::new(acquire::LicenseCache::new(Duration::ZERO)),
+            config: config.clone(),
+        }))
+        .merge(heartbeat::routes(heartbeat::HeartbeatState {
+            seats: seats.clone(),
+            verifier: verifier.clone(),
+            seat_ttl: config.seat_ttl,
+        }))
+        .merge(release::routes(release::ReleaseState { seats, verifier }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(shared::serving::serve(
+        listener,
+        service_router(routes, Readiness::new(), &config),
+        std::future::pending(),
+        Duration::from_secs(1),
+    ));
+    let person = Person::at("acme.test");
+    store
+        .register(&shared::store::Registration {
+            firebase_uid: person.uid.clone(),
+            email: person.email.clone(),
+            email_verified: true,
+            display_name: None,
+            tenant_name: "acme".into(),
+            starting_plan: shared::store::LicensePlan::free(None),
+            now: chrono::Utc::now(),
+        })
+        .await
+        .expect("registered");
+    let granted = acquire(&url, &person, &machine(1), "box").await;
+    let lease = granted.body["lease"].as_str().expect("lease").to_owned();
+
+    sqlite.pool().close().await;
+
+    assert_eq!(heartbeat(&url, &lease).await.status, StatusCode::OK);
+    assert_eq!(release(&url, &lease).await.status, StatusCode::NO_CONTENT);
+    let down = acquire(&url, &person, &machine(2), "box").await;
+    assert_eq!(
+        (down.status, down.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        "the database really is down"
+    );
+}
+
+/// A spawned function binary, killed if the test fails before it stops it.
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+async fn wait_for_health(port: u16) -> Duration {
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await
+            && r.status() == StatusCode::OK
+        {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no /healthz on port {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every function binary starts with nothing but a data dir (and an unreachable Redis where it
+/// needs one: connections are lazy), answers `/healthz`, and exits 0 on SIGTERM.
+#[tokio::test]
+async fn every_function_binary_serves_healthz_and_stops_on_sigterm() {
+    let functions = [
+        "acquire",
+        "heartbeat",
+        "release",
+        "stripe-webhook",
+        "admin",
+        "cleanup",
+        "local",
+    ];
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet"]);
+    for f in functions {
+        build.args(["-p", f]);
+    }
+    assert!(
+        build.status().expect("cargo runs").success(),
+        "the function binaries build"
+    );
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(|d| std::path::PathBuf::from(d).join("debug"))
+        .unwrap_or(target);
+
+    for function in functions {
+        let data_dir = TempDir::new();
+        let port = free_port();
+        let mut command = Command::new(target.join(function));
+        command
+            .env_clear()
+            .env("PORT", port.to_string())
+            .env("DATA_DIR", &data_dir.0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if function != "local" {
+            command.env("REDIS_URL", "redis://127.0.0.1:1");
+        }
+        let mut service = Service(command.spawn().expect("spawns"));
+        wait_for_health(port).await;
+        let status = Command::new("kill")
+            .args(["-TERM", &service.0.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let exited = tokio::task::spawn_blocking(move || {
+            let status = service.0.wait().expect("waits");
+            std::mem::forget(service);
+            status
+        })
+        .await
+        .expect("joins");
+        assert!(
+            exited.success(),
+            "{function} exits cleanly on SIGTERM: {exited:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_function_without_redis_refuses_to_start_and_says_why() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    assert!(
+        Command::new(cargo)
+            .args(["build", "--quiet", "-p", "heartbeat"])
+            .status()
+            .expect("cargo")
+            .success()
+    );
+    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/heartbeat");
+    let data_dir = TempDir::new();
+    let output = Command::new(binary)
+        .env_clear()
+        .env("DATA_DIR", &data_dir.0)
+        .env("PORT", free_port().to_string())
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("REDIS_URL"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
