@@ -48,6 +48,12 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// Begins a transaction that will write. PostgreSQL locks rows as statements reach them, so a
+    /// plain `BEGIN` serves (SQLite needs more; see `SqliteStore::begin_write`).
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.pool.begin().await
+    }
 }
 
 impl_store!(PgStore);

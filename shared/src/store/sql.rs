@@ -8,6 +8,9 @@
 //! Membership changes first `UPDATE` the tenant row: on PostgreSQL that locks the row until commit,
 //! on SQLite it takes the write lock, so "never leave a tenant without an owner" holds under
 //! concurrent changes on both.
+//!
+//! Every transaction here writes, so each store opens them with its own `begin_write`: a plain
+//! `BEGIN` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite (see [`super::SqliteStore`]).
 
 /// Implements [`super::Store`] for `$store`, whose `pool` field is a `sqlx::Pool` of either driver.
 macro_rules! impl_store {
@@ -25,7 +28,9 @@ macro_rules! impl_store {
             ) -> $crate::store::StoreResult<$crate::store::Registered> {
                 use $crate::store::{Registered, RegistrationOutcome, StoreError};
                 // Two first sign-ins of one person can race; the loser's insert hits the unique
-                // firebase_uid and the retry finds the winner's membership.
+                // firebase_uid, or (when invited) finds the invitation already redeemed, and the
+                // retry finds the winner's membership. If someone else redeemed the invitation, the
+                // retry no longer sees it and creates a tenant instead.
                 for _ in 0..3 {
                     if let Some(user) = self.user_by_uid(&r.firebase_uid).await? {
                         let tenant = self.tenant(user.tenant_id).await?.ok_or(StoreError::NotFound("tenant"))?;
@@ -35,6 +40,8 @@ macro_rules! impl_store {
                     match self.register_new(r).await {
                         Err(StoreError::Other(e))
                             if e.downcast_ref::<sqlx::Error>().is_some_and($crate::store::is_unique_violation) => continue,
+                        // register_new's only conflict: the invitation was redeemed meanwhile.
+                        Err(StoreError::Conflict(_)) => continue,
                         other => return other,
                     }
                 }
@@ -106,7 +113,7 @@ macro_rules! impl_store {
                 user_id: uuid::Uuid,
                 role: $crate::domain::Role,
             ) -> $crate::store::StoreResult<$crate::domain::User> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 lock_membership!(tx, tenant_id);
                 let owners_left = owners_without!(tx, tenant_id, user_id);
                 let current: Option<$crate::domain::User> = sqlx::query_as("SELECT * FROM users WHERE tenant_id = $1 AND id = $2")
@@ -123,7 +130,7 @@ macro_rules! impl_store {
             }
 
             async fn remove_member(&self, tenant_id: uuid::Uuid, user_id: uuid::Uuid) -> $crate::store::StoreResult<$crate::domain::User> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 lock_membership!(tx, tenant_id);
                 let owners_left = owners_without!(tx, tenant_id, user_id);
                 let removed: Option<$crate::domain::User> = sqlx::query_as("DELETE FROM users WHERE tenant_id = $1 AND id = $2 RETURNING *")
@@ -138,7 +145,7 @@ macro_rules! impl_store {
 
             async fn create_invitation(&self, inv: &$crate::store::NewInvitation) -> $crate::store::StoreResult<$crate::domain::Invitation> {
                 let email = inv.email.trim().to_lowercase();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 lock_membership!(tx, inv.tenant_id);
                 let (members,): (i64,) = sqlx::query_as("SELECT count(*) FROM users WHERE tenant_id = $1 AND lower(email) = $2")
                     .bind(inv.tenant_id).bind(&email).fetch_one(&mut *tx).await?;
@@ -193,7 +200,7 @@ macro_rules! impl_store {
             }
 
             async fn append_audit(&self, events: &[$crate::domain::NewAuditEvent]) -> $crate::store::StoreResult<u64> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let mut inserted = 0;
                 for e in events {
                     inserted += sqlx::query(
@@ -228,7 +235,7 @@ macro_rules! impl_store {
                 use $crate::domain::{Invitation, License, Role, Tenant, User};
                 use $crate::store::{Registered, RegistrationOutcome, StoreError};
                 let email = r.email.as_deref().map(|e| e.trim().to_lowercase());
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 // Only a verified email may redeem an invitation, or anyone could claim any address.
                 let invitation: Option<Invitation> = match (&email, r.email_verified) {
                     (Some(email), true) => {
@@ -243,6 +250,7 @@ macro_rules! impl_store {
                         let accepted = sqlx::query("UPDATE invitations SET accepted_at = $2 WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL")
                             .bind(inv.id).bind(r.now).execute(&mut *tx).await?;
                         if accepted.rows_affected() != 1 {
+                            // `register` retries on this conflict; keep it the only one raised here.
                             return Err(StoreError::Conflict("The invitation was used or revoked meanwhile; retry.".into()));
                         }
                         lock_membership!(tx, inv.tenant_id);

@@ -52,6 +52,15 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// Begins a transaction that will write, holding the write lock from its first statement.
+    ///
+    /// A deferred transaction that reads before it writes cannot take the write lock once another
+    /// connection has committed since its read: WAL answers "database is locked" at once, without
+    /// waiting out `busy_timeout`. `BEGIN IMMEDIATE` takes the lock up front, and waits for it.
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
 }
 
 impl_store!(SqliteStore);
