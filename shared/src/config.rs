@@ -88,14 +88,18 @@ pub struct Config {
     pub identity_tenant: Option<String>,
     /// Where Google's ID-token keys are fetched (`GOOGLE_JWKS_URL`); tests serve their own.
     pub google_jwks_url: String,
-    /// The lease signing key (`LEASE_SIGNING_KEY`): a PKCS#8 PEM Ed25519 key file, created on first
-    /// run when it is the default path under `DATA_DIR`.
+    /// The lease signing key (`LEASE_SIGNING_KEY`): a Cloud KMS key version name
+    /// (`projects/…/cryptoKeyVersions/N`, an `RSA_SIGN_PKCS1_*_SHA256` key) or a PKCS#8 PEM
+    /// Ed25519 key file, created on first run when it is the default path under `DATA_DIR`.
     pub lease_signing_key: PathBuf,
-    /// Keys rotated out whose leases may still be in use (`LEASE_RETIRED_KEYS`, comma-separated PEM
-    /// files): still accepted and published in the JWKS, never used to sign.
+    /// Keys rotated out whose leases may still be in use (`LEASE_RETIRED_KEYS`, comma-separated,
+    /// of the same kind as `LEASE_SIGNING_KEY`: KMS key version names or PEM files): still
+    /// accepted and published in the JWKS, never used to sign.
     pub lease_retired_keys: Vec<PathBuf>,
-    /// A JWKS file of the public keys heartbeat and release verify leases with
-    /// (`LEASE_PUBLIC_KEYS`), so they need no private key.
+    /// The public keys admin publishes and heartbeat and release verify leases with
+    /// (`LEASE_PUBLIC_KEYS`), so they need no private key: comma-separated KMS key version names
+    /// (fetched at start-up) or a JWKS file. When set with a KMS `LEASE_SIGNING_KEY`, it must list
+    /// that version: a key is published before it signs.
     pub lease_public_keys: Option<PathBuf>,
     /// `iss` of lease tokens (`LEASE_ISSUER`).
     pub lease_issuer: String,

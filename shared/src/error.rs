@@ -232,5 +232,14 @@ impl From<crate::seats::SeatError> for ApiError {
     }
 }
 
+impl From<crate::identity::IdentityError> for ApiError {
+    fn from(err: crate::identity::IdentityError) -> Self {
+        match err {
+            crate::identity::IdentityError::Invalid(why) => Self::InvalidToken(why),
+            crate::identity::IdentityError::KeysUnavailable(why) => Self::Unavailable(why),
+        }
+    }
+}
+
 /// Shorthand for handlers.
 pub type ApiResult<T> = Result<T, ApiError>;

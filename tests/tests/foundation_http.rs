@@ -168,8 +168,13 @@ async fn heartbeat_and_release_work_while_the_database_is_down() {
     );
     let store: Arc<dyn shared::store::Store> = Arc::new(sqlite.clone());
     let seats = shared::backends::seats(&config, true).expect("seats");
-    let signer = shared::backends::lease_signer(&config).expect("signer");
-    let verifier = Arc::new(signer.verifier(&config.lease_issuer).expect("verifier"));
+    let signer = shared::backends::lease_signer(&config)
+        .await
+        .expect("signer");
+    let verifier = Arc::new(
+        shared::leases::verify::LeaseVerifier::from_jwks(&signer.jwks(), &config.lease_issuer)
+            .expect("verifier"),
+    );
     let routes = axum::Router::new()
         .merge(acquire::routes(acquire::AcquireState {
             store: store.clone(),

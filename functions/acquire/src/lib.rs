@@ -58,16 +58,9 @@ pub fn routes(state: AcquireState) -> Router {
 /// The whole service: routes, health, readiness (database and seat store) and middleware.
 pub fn router(state: AcquireState) -> Router {
     let config = state.config.clone();
-    let (store, seats) = (state.store.clone(), state.seats.clone());
     let readiness = Readiness::new()
-        .with("database", move || {
-            let store = store.clone();
-            async move { Ok(store.ping().await?) }
-        })
-        .with("seats", move || {
-            let seats = seats.clone();
-            async move { Ok(seats.ping().await?) }
-        });
+        .with_database(state.store.clone())
+        .with_seats(state.seats.clone());
     service_router(routes(state), readiness, &config)
 }
 
@@ -76,11 +69,7 @@ async fn acquire(
     headers: HeaderMap,
     Json(body): Json<AcquireRequest>,
 ) -> ApiResult<Json<Value>> {
-    let caller = state
-        .identity
-        .verify(bearer_token(&headers)?)
-        .await
-        .map_err(identity_error)?;
+    let caller = state.identity.verify(bearer_token(&headers)?).await?;
     let body = body.validated()?;
     let (user, license) = state
         .licenses
@@ -138,13 +127,6 @@ async fn acquire(
     }
 }
 
-fn identity_error(err: shared::identity::IdentityError) -> ApiError {
-    match err {
-        shared::identity::IdentityError::Invalid(why) => ApiError::InvalidToken(why),
-        shared::identity::IdentityError::KeysUnavailable(why) => ApiError::Unavailable(why),
-    }
-}
-
 /// Why this license grants no seat at `now`, if it does not.
 fn license_refusal(license: &License, now: DateTime<Utc>) -> Option<Problem> {
     let forbidden = StatusCode::FORBIDDEN;
@@ -193,7 +175,13 @@ async fn sign_lease(
         exp: (now + config.offline_grace).timestamp(),
         hbi: config.heartbeat_interval.as_secs(),
     };
-    Ok(state.signer.sign(&claims).await?)
+    // A signer that fails (KMS down, a corrupted response) is a 503: the client retries, and the
+    // seat just granted comes back to it as its own, not as a second one.
+    state
+        .signer
+        .sign(&claims)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("lease signing: {e:#}")))
 }
 
 /// The 409 of a full pool: counts, when the next seat frees, and for owners and admins who holds

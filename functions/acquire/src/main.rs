@@ -14,7 +14,7 @@ async fn main() -> anyhow::Result<()> {
     let state = AcquireState {
         store: backends::records(&config).await?,
         seats: backends::seats(&config, false)?,
-        signer: backends::lease_signer(&config)?,
+        signer: backends::lease_signer(&config).await?,
         identity: backends::identity(&config)?,
         licenses: Arc::new(LicenseCache::new(config.license_cache_ttl)),
         config: config.clone(),

@@ -3,7 +3,7 @@
 use axum::http::HeaderMap;
 use shared::domain::{Role, User};
 use shared::error::ApiError;
-use shared::identity::{Caller, IdentityError};
+use shared::identity::Caller;
 use shared::serving::auth::bearer_token;
 use uuid::Uuid;
 
@@ -11,14 +11,7 @@ use crate::AdminState;
 
 /// The verified caller of the request.
 pub(crate) async fn caller(state: &AdminState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    state
-        .identity
-        .verify(bearer_token(headers)?)
-        .await
-        .map_err(|e| match e {
-            IdentityError::Invalid(why) => ApiError::InvalidToken(why),
-            IdentityError::KeysUnavailable(why) => ApiError::Unavailable(why),
-        })
+    Ok(state.identity.verify(bearer_token(headers)?).await?)
 }
 
 /// The caller's membership, or `not_registered` guidance when they have none.

@@ -77,16 +77,9 @@ pub fn routes(state: AdminState) -> Router {
 /// The whole service: routes, health, readiness (database and seat store) and middleware.
 pub fn router(state: AdminState) -> Router {
     let config = state.config.clone();
-    let (store, seats) = (state.store.clone(), state.seats.clone());
     let readiness = Readiness::new()
-        .with("database", move || {
-            let store = store.clone();
-            async move { Ok(store.ping().await?) }
-        })
-        .with("seats", move || {
-            let seats = seats.clone();
-            async move { Ok(seats.ping().await?) }
-        });
+        .with_database(state.store.clone())
+        .with_seats(state.seats.clone());
     service_router(routes(state), readiness, &config)
 }
 

@@ -21,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
         store: backends::records(&config).await?,
         seats: backends::seats(&config, false)?,
         identity: backends::identity(&config)?,
-        signer: backends::lease_signer(&config)?,
+        signer: backends::lease_publisher(&config).await?,
         config: config.clone(),
     };
     serving::serve_until_signal(&config, admin::router(state)).await

@@ -39,11 +39,7 @@ pub fn routes(state: HeartbeatState) -> Router {
 
 /// The whole service: routes, health, readiness (the seat store only) and middleware.
 pub fn router(state: HeartbeatState, config: &Config) -> Router {
-    let seats = state.seats.clone();
-    let readiness = Readiness::new().with("seats", move || {
-        let seats = seats.clone();
-        async move { Ok(seats.ping().await?) }
-    });
+    let readiness = Readiness::new().with_seats(state.seats.clone());
     service_router(routes(state), readiness, config)
 }
 

@@ -12,7 +12,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&config.log_level, &config.project_id);
     let state = HeartbeatState {
         seats: backends::seats(&config, false)?,
-        verifier: Arc::new(backends::lease_verifier(&config)?),
+        verifier: Arc::new(backends::lease_verifier(&config).await?),
         seat_ttl: config.seat_ttl,
     };
     serving::serve_until_signal(&config, heartbeat::router(state, &config)).await

@@ -27,9 +27,9 @@ pub struct Local {
 pub async fn build(config: Arc<Config>) -> anyhow::Result<Local> {
     let store = backends::records(&config).await?;
     let seats = backends::seats(&config, true)?;
-    let signer = backends::lease_signer(&config)?;
+    let signer = backends::lease_signer(&config).await?;
     let identity = backends::identity(&config)?;
-    let verifier = Arc::new(backends::lease_verifier(&config)?);
+    let verifier = Arc::new(backends::lease_verifier(&config).await?);
     let routes = Router::new()
         .merge(acquire::routes(acquire::AcquireState {
             store: store.clone(),
@@ -58,16 +58,9 @@ pub async fn build(config: Arc<Config>) -> anyhow::Result<Local> {
             signer,
             config: config.clone(),
         }));
-    let (probe_store, probe_seats) = (store.clone(), seats.clone());
     let readiness = Readiness::new()
-        .with("database", move || {
-            let store = probe_store.clone();
-            async move { Ok(store.ping().await?) }
-        })
-        .with("seats", move || {
-            let seats = probe_seats.clone();
-            async move { Ok(seats.ping().await?) }
-        });
+        .with_database(store.clone())
+        .with_seats(seats.clone());
     Ok(Local {
         app: service_router(routes, readiness, &config),
         store,

@@ -35,11 +35,7 @@ pub fn routes(state: ReleaseState) -> Router {
 
 /// The whole service: routes, health, readiness (the seat store only) and middleware.
 pub fn router(state: ReleaseState, config: &Config) -> Router {
-    let seats = state.seats.clone();
-    let readiness = Readiness::new().with("seats", move || {
-        let seats = seats.clone();
-        async move { Ok(seats.ping().await?) }
-    });
+    let readiness = Readiness::new().with_seats(state.seats.clone());
     service_router(routes(state), readiness, config)
 }
 

@@ -12,7 +12,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&config.log_level, &config.project_id);
     let state = ReleaseState {
         seats: backends::seats(&config, false)?,
-        verifier: Arc::new(backends::lease_verifier(&config)?),
+        verifier: Arc::new(backends::lease_verifier(&config).await?),
     };
     serving::serve_until_signal(&config, release::router(state, &config)).await
 }

@@ -23,10 +23,6 @@ pub fn routes(_state: WebhookState) -> Router {
 
 /// The whole service: health, readiness (the database) and middleware.
 pub fn router(state: WebhookState, config: &Config) -> Router {
-    let store = state.store.clone();
-    let readiness = Readiness::new().with("database", move || {
-        let store = store.clone();
-        async move { Ok(store.ping().await?) }
-    });
+    let readiness = Readiness::new().with_database(state.store.clone());
     service_router(routes(state), readiness, config)
 }

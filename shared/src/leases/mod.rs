@@ -2,14 +2,17 @@
 //! heartbeat and release without any database or signing key.
 //!
 //! A compact JWS (JWT): header `alg` (`EdDSA` for the Ed25519 key of the embedded default, `RS256`
-//! for an RSA key), `kid` (the RFC 7638 thumbprint of the public key), `typ` `JWT`. Claims are
-//! [`LeaseClaims`]. Public keys are published as a JWKS at `/.well-known/jwks.json` with every key
-//! still accepted, so a new key can be published before it signs and an old one kept until the
-//! leases it signed have expired.
+//! for the Cloud KMS RSA key of a deployment), `kid` (the RFC 7638 thumbprint of the public key,
+//! for either kind), `typ` `JWT`. Claims are [`LeaseClaims`]. Public keys are published as a JWKS
+//! at `/.well-known/jwks.json` with every key still accepted, so a new key can be published before
+//! it signs and an old one kept until the leases it signed have expired.
 //!
 //! - [`verify`]: checking a lease against a key set. The client SDK links only this module.
 //! - [`signer`] (server only): the [`signer::LeaseSigner`] trait and the Ed25519 key-file signer.
+//! - [`kms`] (server only): the Cloud KMS signer and the public-key fetch of a deployment.
 
+#[cfg(feature = "server")]
+pub mod kms;
 #[cfg(feature = "server")]
 pub mod signer;
 pub mod verify;

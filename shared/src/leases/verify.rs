@@ -23,7 +23,7 @@ pub enum LeaseError {
 #[derive(Clone)]
 pub struct LeaseVerifier {
     /// `kid` → (key, the one algorithm that key may be used with).
-    keys: HashMap<String, (DecodingKey, Algorithm)>,
+    keys: HashMap<String, TrustedKey>,
     /// Expected `iss`.
     issuer: String,
 }
@@ -106,7 +106,11 @@ impl LeaseVerifier {
     }
 }
 
-fn key_of(jwk: &Jwk) -> Result<Option<(String, (DecodingKey, Algorithm))>, LeaseError> {
+/// A public key and the one algorithm it may be used with.
+type TrustedKey = (DecodingKey, Algorithm);
+
+/// The `kid` and trusted key of a JWK; `None` for a key without `kid` or of another kind.
+fn key_of(jwk: &Jwk) -> Result<Option<(String, TrustedKey)>, LeaseError> {
     use jsonwebtoken::jwk::AlgorithmParameters as P;
     let Some(kid) = jwk.common.key_id.clone() else {
         return Ok(None);

@@ -3,16 +3,14 @@
 local max_seats, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local holder, new_session, data = ARGV[3], ARGV[4], ARGV[5]
 
-local function keep()
-  for _, key in ipairs({seats, sessions, holders}) do redis.call('PEXPIRE', key, KEEP_MS) end
-end
-
+-- No TTL on the pool's keys: Redis deletes a sorted set or hash when its last member goes, and
+-- every member goes through prune or release, so an abandoned pool leaves nothing behind (and a
+-- seat that heartbeats for weeks never loses its keys).
 -- The same user on the same machine gets the session it already has, even in a full pool.
 local existing = redis.call('HGET', holders, holder)
 if existing and redis.call('ZSCORE', seats, existing) then
   local expires = now + ttl
   redis.call('ZADD', seats, 'XX', expires, existing)
-  keep()
   return {'renewed', existing, tostring(expires), tostring(redis.call('ZCARD', seats))}
 end
 
@@ -22,7 +20,6 @@ if in_use < max_seats then
   redis.call('ZADD', seats, expires, new_session)
   redis.call('HSET', sessions, new_session, data)
   redis.call('HSET', holders, holder, new_session)
-  keep()
   append('acquired', new_session, data, now, in_use + 1)
   return {'granted', new_session, tostring(expires), tostring(in_use + 1)}
 end

@@ -6,7 +6,7 @@
 //! re-acquires.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::anyhow;
@@ -25,6 +25,31 @@ const MAX_EVENTS: usize = 100_000;
 #[derive(Default)]
 pub struct EmbeddedSeats {
     pools: Mutex<HashMap<Uuid, Pool>>,
+    /// Shared by every pool, because an idle pool is dropped and may come back.
+    event_ids: EventIds,
+}
+
+/// Event ids shaped like Redis stream ids, `<ms>-<sequence>`, increasing across the whole store.
+///
+/// The audit drain dedupes on `<license>:<event id>`, so an id must never repeat for a license: not
+/// when its pool empties, is dropped and comes back, and not after a restart. A time-based id only
+/// repeats if the clock goes back, as in Redis.
+#[derive(Default)]
+struct EventIds {
+    /// The last id handed out: (ms, sequence within that ms).
+    last: Mutex<(i64, u64)>,
+}
+
+impl EventIds {
+    fn next(&self, now: i64) -> String {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        *last = if now > last.0 {
+            (now, 0)
+        } else {
+            (last.0, last.1 + 1)
+        };
+        format!("{}-{}", last.0, last.1)
+    }
 }
 
 /// One license's seats and undrained events.
@@ -34,24 +59,22 @@ struct Pool {
     seats: HashMap<String, (i64, SessionData)>,
     /// `user:fingerprint` → session id.
     holders: HashMap<String, String>,
-    /// Undrained events by sequence number.
+    /// Undrained events, oldest first.
     events: VecDeque<SeatEvent>,
-    /// Next event sequence number.
-    next_event: u64,
 }
 
 impl Pool {
     fn append(
         &mut self,
+        id: String,
         kind: SeatEventKind,
         session_id: &str,
         data: Option<SessionData>,
         at_ms: i64,
         in_use: Option<u32>,
     ) {
-        self.next_event += 1;
         self.events.push_back(SeatEvent {
-            id: format!("{:020}", self.next_event),
+            id,
             kind,
             session_id: session_id.to_owned(),
             data,
@@ -76,7 +99,7 @@ impl Pool {
     }
 
     /// Moves every seat expired at `now` into the event log, soonest first.
-    fn prune(&mut self, now: i64) -> u32 {
+    fn prune(&mut self, now: i64, ids: &EventIds) -> u32 {
         let mut expired: Vec<(i64, String)> = self
             .seats
             .iter()
@@ -86,7 +109,14 @@ impl Pool {
         expired.sort();
         for (expires, id) in &expired {
             let data = self.forget(id).map(|(_, d)| d);
-            self.append(SeatEventKind::Expired, id, data, *expires, None);
+            self.append(
+                ids.next(now),
+                SeatEventKind::Expired,
+                id,
+                data,
+                *expires,
+                None,
+            );
         }
         expired.len() as u32
     }
@@ -127,7 +157,7 @@ impl SeatStore for EmbeddedSeats {
         let ttl = request.ttl.as_millis() as i64;
         let mut pools = self.lock()?;
         let pool = pools.entry(request.license_id).or_default();
-        pool.prune(now);
+        pool.prune(now, &self.event_ids);
         let holder = &request.session.holder;
         if let Some(existing) = pool.holders.get(holder).cloned()
             && let Some((expires, _)) = pool.seats.get_mut(&existing)
@@ -149,6 +179,7 @@ impl SeatStore for EmbeddedSeats {
             pool.holders
                 .insert(holder.clone(), new_session_id.to_owned());
             pool.append(
+                self.event_ids.next(now),
                 SeatEventKind::Acquired,
                 new_session_id,
                 Some(request.session.clone()),
@@ -164,6 +195,7 @@ impl SeatStore for EmbeddedSeats {
         }
         let next_expiry_ms = pool.seats.values().map(|(e, _)| *e).min().unwrap_or(now);
         pool.append(
+            self.event_ids.next(now),
             SeatEventKind::Denied,
             "",
             Some(request.session.clone()),
@@ -203,10 +235,18 @@ impl SeatStore for EmbeddedSeats {
         let Some(pool) = pools.get_mut(&license_id) else {
             return Ok(false);
         };
-        pool.prune(now);
+        pool.prune(now, &self.event_ids);
         let released = match pool.forget(session_id) {
             Some((_, data)) => {
-                pool.append(SeatEventKind::Released, session_id, Some(data), now, None);
+                let id = self.event_ids.next(now);
+                pool.append(
+                    id,
+                    SeatEventKind::Released,
+                    session_id,
+                    Some(data),
+                    now,
+                    None,
+                );
                 true
             }
             None => false,
@@ -242,7 +282,7 @@ impl SeatStore for EmbeddedSeats {
         let mut pools = self.lock()?;
         Ok(pools
             .get_mut(&license_id)
-            .map_or(0, |pool| pool.prune(now_ms())))
+            .map_or(0, |pool| pool.prune(now_ms(), &self.event_ids)))
     }
 
     async fn pools(&self) -> SeatResult<Vec<Uuid>> {

@@ -3,7 +3,8 @@
 //! One [`SeatStore`] trait, two implementations with identical semantics: [`RedisSeats`]
 //! (production; one Lua script per operation, one sorted set per license scored by expiry in ms from
 //! Redis `TIME`, every key under the license's `{lic:<id>}` hash tag) and [`EmbeddedSeats`] (the
-//! embedded default, in process). Both pass one conformance suite (`shared/tests/seat_conformance.rs`).
+//! embedded default, in process). Both pass one conformance suite
+//! (`tests/tests/seat_conformance.rs`).
 //!
 //! **Invariant:** a license never has more live sessions than `max_seats`, under any interleaving.
 //! Acquire is one atomic step (prune expired, reuse the caller's session, else add below the cap);
@@ -223,6 +224,32 @@ pub trait SeatStore: Send + Sync + 'static {
             }
         }
         Ok(released)
+    }
+}
+
+/// The Lua of each Redis script exactly as [`RedisSeats`] runs it, for tools that must run the
+/// very same text (the benchmarks' raw-Redis baseline).
+pub mod lua {
+    /// The shared prune head of acquire, release and reap.
+    pub const PRUNE: &str = include_str!("prune.lua");
+    /// Heartbeat (no prune: the hot path stays one `ZSCORE` + `ZADD`).
+    pub const HEARTBEAT: &str = include_str!("heartbeat.lua");
+    /// Live holders with their data.
+    pub const HOLDERS: &str = include_str!("holders.lua");
+
+    /// Acquire: prune, then reuse, grant or refuse.
+    pub fn acquire() -> String {
+        format!("{PRUNE}\n{}", include_str!("acquire.lua"))
+    }
+
+    /// Release: prune, then remove.
+    pub fn release() -> String {
+        format!("{PRUNE}\n{}", include_str!("release.lua"))
+    }
+
+    /// Reap: prune only.
+    pub fn reap() -> String {
+        format!("{PRUNE}\n{}", include_str!("reap.lua"))
     }
 }
 

@@ -6,6 +6,7 @@
 local seats, sessions, holders, events = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+-- A stream nobody drains for a week (cleanup runs every minute) is dropped rather than kept forever.
 local KEEP_MS = 7 * 24 * 3600 * 1000
 
 local function append(kind, session, data, at, extra)

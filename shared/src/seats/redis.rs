@@ -23,10 +23,8 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::{
-    Acquired, Holder, SeatError, SeatEvent, SeatEventKind, SeatRequest, SeatResult, SeatStore,
+    Acquired, Holder, SeatError, SeatEvent, SeatEventKind, SeatRequest, SeatResult, SeatStore, lua,
 };
-
-const PRUNE: &str = include_str!("prune.lua");
 
 /// How long one Redis command may take before the request answers `unavailable`.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -51,17 +49,32 @@ impl RedisSeats {
     pub fn new(url: &str, prefix: &str) -> anyhow::Result<Self> {
         let client =
             redis::Client::open(url).map_err(|e| anyhow!("REDIS_URL is not usable: {e}"))?;
-        let with_prune = |body: &str| Script::new(&format!("{PRUNE}\n{body}"));
-        Ok(Self {
+        Ok(Self::with_client(client, prefix))
+    }
+
+    /// A store on a `rediss://` URL whose server certificate is signed by the CA in `ca_pem`
+    /// (Memorystore's in-transit encryption uses its own CA, not a public one).
+    pub fn with_ca(url: &str, prefix: &str, ca_pem: Vec<u8>) -> anyhow::Result<Self> {
+        let certificates = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(ca_pem),
+        };
+        let client = redis::Client::build_with_tls(url, certificates)
+            .map_err(|e| anyhow!("REDIS_URL with REDIS_CA_CERT is not usable: {e}"))?;
+        Ok(Self::with_client(client, prefix))
+    }
+
+    fn with_client(client: redis::Client, prefix: &str) -> Self {
+        Self {
             client,
             connection: OnceCell::new(),
             prefix: prefix.to_owned(),
-            acquire: with_prune(include_str!("acquire.lua")),
-            heartbeat: Script::new(include_str!("heartbeat.lua")),
-            release: with_prune(include_str!("release.lua")),
-            reap: with_prune(include_str!("reap.lua")),
-            holders: Script::new(include_str!("holders.lua")),
-        })
+            acquire: Script::new(&lua::acquire()),
+            heartbeat: Script::new(lua::HEARTBEAT),
+            release: Script::new(&lua::release()),
+            reap: Script::new(&lua::reap()),
+            holders: Script::new(lua::HOLDERS),
+        }
     }
 
     async fn conn(&self) -> SeatResult<ConnectionManager> {
@@ -257,7 +270,24 @@ impl SeatStore for RedisSeats {
             .filter_map(|key| key.get(start..start + 36))
             .filter_map(|id| id.parse().ok())
             .collect();
-        Ok(ids.into_iter().collect())
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // XDEL leaves a drained stream in place (it keeps the stream's last id, so ids never
+        // repeat and the audit dedupe key stays unique): a license whose only key is an empty
+        // stream has neither seats nor events, and is not a pool.
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.exists(self.key(*id, "seats"))
+                .xlen(self.key(*id, "events"));
+        }
+        let counts: Vec<i64> = pipe.query_async(&mut conn).await.map_err(classify)?;
+        Ok(ids
+            .into_iter()
+            .zip(counts.chunks_exact(2))
+            .filter(|(_, counts)| counts.iter().any(|&n| n > 0))
+            .map(|(id, _)| id)
+            .collect())
     }
 
     async fn events(&self, license_id: Uuid, max: usize) -> SeatResult<Vec<SeatEvent>> {

@@ -14,6 +14,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::seats::SeatStore;
+use crate::store::Store;
+
 /// How long one backend may take to answer a readiness probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -41,6 +44,22 @@ impl Readiness {
         self.probes
             .push((name, Arc::new(move || Box::pin(probe()) as ProbeFuture)));
         self
+    }
+
+    /// Adds the records database, as `database`.
+    pub fn with_database(self, store: Arc<dyn Store>) -> Self {
+        self.with("database", move || {
+            let store = store.clone();
+            async move { Ok(store.ping().await?) }
+        })
+    }
+
+    /// Adds the seat store, as `seats`.
+    pub fn with_seats(self, seats: Arc<dyn SeatStore>) -> Self {
+        self.with("seats", move || {
+            let seats = seats.clone();
+            async move { Ok(seats.ping().await?) }
+        })
     }
 
     /// Checks every backend concurrently; the failing ones by name.
