@@ -115,8 +115,6 @@ pub struct Config {
     pub free_license_days: Option<u32>,
     /// How long an invitation can be redeemed (`INVITATION_TTL_DAYS`, default 7).
     pub invitation_ttl_days: u32,
-    /// Stripe's webhook signing secret (`STRIPE_WEBHOOK_SECRET`).
-    pub stripe_webhook_secret: Option<Secret>,
     /// Longest a request may run before it answers 503 `timeout` (`REQUEST_TIMEOUT_SECONDS`).
     pub request_timeout: Duration,
     /// Largest request body accepted (`MAX_BODY_BYTES`).
@@ -222,7 +220,6 @@ impl Config {
                 None => None,
             },
             invitation_ttl_days: vars.parsed("INVITATION_TTL_DAYS", 7)?,
-            stripe_webhook_secret: vars.string("STRIPE_WEBHOOK_SECRET").map(Secret::new),
             request_timeout: vars.seconds("REQUEST_TIMEOUT_SECONDS", 10)?,
             max_body_bytes: vars.parsed("MAX_BODY_BYTES", 64 * 1024)?,
             shutdown_grace: vars.seconds("SHUTDOWN_GRACE_SECONDS", 8)?,

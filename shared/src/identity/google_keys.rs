@@ -3,7 +3,8 @@
 //! Keys are cached for the `Cache-Control: max-age` the endpoint sends. A token naming an unknown
 //! `kid` triggers one refresh (Google may have rotated), but at most once per
 //! [`UNKNOWN_KID_REFRESH_FLOOR`], so a flood of forged tokens cannot turn into a flood of requests
-//! to Google.
+//! to Google. When a refresh fails, the cached keys stay in use and the next attempt waits for the
+//! same floor.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -67,7 +68,11 @@ impl GoogleKeys {
                     cache.fetched_at = Some(now);
                 }
                 Err(e) => {
+                    // Retry after the floor, not on every token while the endpoint is down: each
+                    // retry holds the lock for up to the request timeout, and a token flood must
+                    // not become a request flood, with or without keys cached.
                     cache.fetched_at = Some(now);
+                    cache.fresh_until = Some(now + UNKNOWN_KID_REFRESH_FLOOR);
                     // Stale keys still verify Google's signatures; only fail when there are none.
                     if cache.keys.is_empty() {
                         return Err(IdentityError::KeysUnavailable(e));
@@ -75,6 +80,11 @@ impl GoogleKeys {
                     tracing::warn!(error = %e, "refreshing Google's ID-token keys failed; using cached keys");
                 }
             }
+        }
+        if cache.keys.is_empty() {
+            return Err(IdentityError::KeysUnavailable(
+                "no keys fetched yet; the last attempt failed moments ago".into(),
+            ));
         }
         cache.keys.get(kid).cloned().ok_or_else(|| {
             IdentityError::Invalid(format!("kid {kid:?} is not a current Google key"))

@@ -1,0 +1,397 @@
+//! The real Firebase Auth Emulator end to end: people sign up through its REST API, and the ID
+//! tokens it issues register a tenant, read `/me`, redeem an invitation and acquire a seat on the
+//! local server.
+//!
+//! Start the emulator first (`tests/firebase/start-emulator.sh` prints the host):
+//!
+//! ```sh
+//! export FIREBASE_AUTH_EMULATOR_HOST="$(bash tests/firebase/start-emulator.sh)"
+//! cargo nextest run -p integration-tests --test firebase_emulator
+//! bash tests/firebase/stop-emulator.sh
+//! ```
+//!
+//! Without `FIREBASE_AUTH_EMULATOR_HOST` the tests print SKIPPED, except in CI, where they fail.
+//! The emulator keeps its accounts between runs, so every test signs up fresh email addresses.
+
+use coditect_license::LicenseClient;
+use integration_tests::backends::backend_url;
+use integration_tests::server::TestServer;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// The project `start-emulator.sh` runs the emulator for, and the local server's default.
+const PROJECT: &str = integration_tests::tokens::PROJECT;
+const PASSWORD: &str = "correct-horse-battery";
+/// Ana's laptop, as the CLI fingerprints a machine (hex).
+const FINGERPRINT: &str = "a11ce0f1a9707ab1e5c0d17ec7a0b1e2";
+
+/// The Firebase Auth Emulator at `host`, spoken to over its REST API as a web app would.
+struct Emulator {
+    host: String,
+    http: reqwest::Client,
+}
+
+/// An account in the emulator.
+struct Account {
+    local_id: String,
+    email: String,
+}
+
+impl Emulator {
+    /// The emulator named by `FIREBASE_AUTH_EMULATOR_HOST`, or `None` when the test should skip.
+    fn from_env() -> Option<Self> {
+        let host = backend_url("FIREBASE_AUTH_EMULATOR_HOST")?;
+        Some(Self {
+            host: host.trim().trim_start_matches("http://").to_owned(),
+            http: reqwest::Client::new(),
+        })
+    }
+
+    fn url(&self, method: &str) -> String {
+        format!(
+            "http://{}/identitytoolkit.googleapis.com/v1/{method}?key=fake-api-key",
+            self.host
+        )
+    }
+
+    /// POSTs `body` to the Identity Toolkit `method` and returns the JSON answer.
+    async fn call(&self, method: &str, body: Value, owner: bool) -> Value {
+        let mut request = self.http.post(self.url(method)).json(&body);
+        if owner {
+            // The emulator's admin bypass, standing in for a service account.
+            request = request.bearer_auth("owner");
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("the emulator at {} must answer: {e}", self.host));
+        let status = response.status();
+        let body: Value = response.json().await.expect("the emulator answers JSON");
+        assert!(status.is_success(), "{method} answered {status}: {body}");
+        body
+    }
+
+    /// Signs up `email` with a password, as the web app's sign-up form does.
+    async fn sign_up(&self, email: &str) -> (Account, String) {
+        let body = self
+            .call(
+                "accounts:signUp",
+                json!({ "email": email, "password": PASSWORD, "returnSecureToken": true }),
+                false,
+            )
+            .await;
+        let account = Account {
+            local_id: text(&body, "localId"),
+            email: text(&body, "email"),
+        };
+        (account, text(&body, "idToken"))
+    }
+
+    /// Signs `account` in again: a fresh ID token with its current claims.
+    async fn sign_in(&self, account: &Account) -> String {
+        let body = self
+            .call(
+                "accounts:signInWithPassword",
+                json!({ "email": account.email, "password": PASSWORD, "returnSecureToken": true }),
+                false,
+            )
+            .await;
+        text(&body, "idToken")
+    }
+
+    /// Marks the account's email verified, as clicking the verification link would.
+    async fn verify_email(&self, account: &Account) {
+        let body = self
+            .call(
+                &format!("projects/{PROJECT}/accounts:update"),
+                json!({ "localId": account.local_id, "emailVerified": true }),
+                true,
+            )
+            .await;
+        assert_eq!(body["emailVerified"], json!(true), "{body}");
+    }
+}
+
+/// A fresh address at `domain`, in mixed case as people type them.
+fn fresh_email(name: &str, domain: &str) -> String {
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..10];
+    format!("{name}.{tag}@{domain}")
+}
+
+#[track_caller]
+fn text(body: &Value, key: &str) -> String {
+    body[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} in {body}"))
+        .to_owned()
+}
+
+/// The local server accepting the emulator's tokens.
+async fn server_for(emulator: &Emulator) -> TestServer {
+    TestServer::embedded(&[("FIREBASE_AUTH_EMULATOR_HOST", emulator.host.as_str())]).await
+}
+
+/// `METHOD path` on the server with `id_token`; the status and JSON body.
+async fn api(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    id_token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}{path}", server.url))
+        .bearer_auth(id_token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the local server answers");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_emulator_sign_up_registers_a_tenant_reads_me_and_acquires_a_seat() {
+    let Some(emulator) = Emulator::from_env() else {
+        return;
+    };
+    let server = server_for(&emulator).await;
+    let (account, id_token) = emulator.sign_up(&fresh_email("Ana", "Acme.IO")).await;
+
+    // Register: a tenant, its owner, a FREE license.
+    let (status, registered) = api(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/register",
+        &id_token,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{registered}");
+    assert_eq!(registered["user"]["role"], "OWNER");
+    assert_eq!(
+        registered["user"]["firebase_uid"],
+        account.local_id.as_str()
+    );
+    assert_eq!(registered["user"]["email"], account.email.to_lowercase());
+    assert_eq!(registered["license"]["tier"], "FREE");
+    assert_eq!(registered["joined_by_invitation"], false);
+    let tenant_id = text(&registered["tenant"], "id");
+
+    // Me: the same tenant and role.
+    let (status, me) = api(&server, reqwest::Method::GET, "/api/v1/me", &id_token, None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["role"], "OWNER");
+    assert_eq!(me["tenant"]["id"], tenant_id.as_str());
+    assert_eq!(me["seats_in_use"], 0);
+
+    // Acquire through the client SDK: a seat and a lease that verifies offline.
+    let client = LicenseClient::new(&server.url).expect("client builds");
+    let grant = client
+        .acquire(&id_token, FINGERPRINT, "ana-laptop", "1.0.0")
+        .await
+        .expect("a FREE license grants a seat");
+    let lease = client
+        .fetch_verifier(&server.config.lease_issuer)
+        .await
+        .expect("the lease keys are published")
+        .verify(&grant.lease)
+        .expect("the lease verifies");
+    assert_eq!(lease.tenant, tenant_id);
+    assert_eq!(lease.sid, grant.session_id);
+    assert_eq!(lease.tier, "FREE");
+    let (_, me) = api(&server, reqwest::Method::GET, "/api/v1/me", &id_token, None).await;
+    assert_eq!(me["seats_in_use"], 1, "{me}");
+
+    // The same machine asking again gets 200 and its own seat back.
+    let (status, again) = api(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/licenses/acquire",
+        &id_token,
+        Some(json!({
+            "fingerprint": FINGERPRINT,
+            "hostname": "ana-laptop",
+            "client_version": "1.0.0",
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["session_id"], grant.session_id.as_str());
+    assert_eq!(again["renewed"], true);
+
+    client
+        .release(&grant.lease)
+        .await
+        .expect("the seat is released");
+}
+
+#[tokio::test]
+async fn a_second_registration_of_the_same_emulator_account_answers_200() {
+    let Some(emulator) = Emulator::from_env() else {
+        return;
+    };
+    let server = server_for(&emulator).await;
+    let (account, id_token) = emulator.sign_up(&fresh_email("ana", "acme.io")).await;
+    let (status, first) = api(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/register",
+        &id_token,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+
+    let fresh_token = emulator.sign_in(&account).await;
+    let (status, second) = api(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/register",
+        &fresh_token,
+        None,
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["tenant"]["id"], first["tenant"]["id"]);
+}
+
+#[tokio::test]
+async fn an_invited_email_joins_the_tenant_once_the_emulator_has_verified_it() {
+    let Some(emulator) = Emulator::from_env() else {
+        return;
+    };
+    let server = server_for(&emulator).await;
+    // Arrange: Ana owns a tenant and invites Bob.
+    let (_, ana_token) = emulator.sign_up(&fresh_email("ana", "acme.io")).await;
+    let (_, registered) = api(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/register",
+        &ana_token,
+        None,
+    )
+    .await;
+    let tenant_id = text(&registered["tenant"], "id");
+    let bob_email = fresh_email("bob", "acme.io");
+    let (status, invited) = api(
+        &server,
+        reqwest::Method::POST,
+        &format!("/api/v1/tenants/{tenant_id}/invitations"),
+        &ana_token,
+        Some(json!({ "email": bob_email, "role": "MEMBER" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{invited}");
+    // Bob signs up; the emulator verifies his email; he signs in again for a token saying so.
+    let (bob, unverified_token) = emulator.sign_up(&bob_email).await;
+    emulator.verify_email(&bob).await;
+    let bob_token = emulator.sign_in(&bob).await;
+    assert_ne!(bob_token, unverified_token);
+
+    // Act
+    let (status, joined) = api(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/register",
+        &bob_token,
+        None,
+    )
+    .await;
+
+    // Assert: Bob is a MEMBER of Ana's tenant, sharing its license.
+    assert_eq!(status, StatusCode::CREATED, "{joined}");
+    assert_eq!(joined["joined_by_invitation"], true);
+    assert_eq!(joined["tenant"]["id"], tenant_id.as_str());
+    assert_eq!(joined["user"]["role"], "MEMBER");
+    assert_eq!(joined["license"]["id"], registered["license"]["id"]);
+    let (status, members) = api(
+        &server,
+        reqwest::Method::GET,
+        &format!("/api/v1/tenants/{tenant_id}/members"),
+        &ana_token,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{members}");
+    assert!(
+        members.to_string().contains(&bob.local_id),
+        "Bob is listed: {members}"
+    );
+}
+
+#[tokio::test]
+async fn an_invited_email_the_emulator_has_not_verified_does_not_join() {
+    let Some(emulator) = Emulator::from_env() else {
+        return;
+    };
+    let server = server_for(&emulator).await;
+    let (_, ana_token) = emulator.sign_up(&fresh_email("ana", "acme.io")).await;
+    let (_, registered) = api(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/register",
+        &ana_token,
+        None,
+    )
+    .await;
+    let tenant_id = text(&registered["tenant"], "id");
+    let carol_email = fresh_email("carol", "acme.io");
+    api(
+        &server,
+        reqwest::Method::POST,
+        &format!("/api/v1/tenants/{tenant_id}/invitations"),
+        &ana_token,
+        Some(json!({ "email": carol_email })),
+    )
+    .await;
+
+    // Carol signs up but never verifies her email.
+    let (_, carol_token) = emulator.sign_up(&carol_email).await;
+    let (status, registered_carol) = api(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/register",
+        &carol_token,
+        None,
+    )
+    .await;
+
+    // She gets a tenant of her own, not Ana's.
+    assert_eq!(status, StatusCode::CREATED, "{registered_carol}");
+    assert_eq!(registered_carol["joined_by_invitation"], false);
+    assert_ne!(registered_carol["tenant"]["id"], tenant_id.as_str());
+    assert_eq!(registered_carol["user"]["role"], "OWNER");
+}
+
+#[tokio::test]
+async fn a_forged_emulator_token_for_another_project_is_refused() {
+    let Some(emulator) = Emulator::from_env() else {
+        return;
+    };
+    let server = server_for(&emulator).await;
+    let (_, id_token) = emulator.sign_up(&fresh_email("ana", "acme.io")).await;
+    // The same token re-addressed to another project (the emulator signs nothing, so this is all a
+    // forger needs to do).
+    let parts: Vec<&str> = id_token.split('.').collect();
+    let mut claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, parts[1])
+            .expect("base64url payload"),
+    )
+    .expect("claims JSON");
+    claims["aud"] = json!("demo-someone-else");
+    let forged = integration_tests::tokens::emulator_token(&claims);
+
+    let (status, problem) = api(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/register",
+        &forged,
+        None,
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+    assert_eq!(problem["code"], "invalid_token");
+}
