@@ -109,6 +109,11 @@ impl From<Problem> for ApiError {
 #[derive(Debug, Clone)]
 pub struct InternalErrorText(pub String);
 
+/// Why a token was refused, handed to the logging middleware: the log says which check failed,
+/// the response does not.
+#[derive(Debug, Clone)]
+pub struct RefusalReason(pub String);
+
 impl ApiError {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
@@ -206,6 +211,8 @@ impl IntoResponse for ApiError {
             response
                 .extensions_mut()
                 .insert(InternalErrorText(format!("{self:#}")));
+        } else if let Self::InvalidToken(why) = &self {
+            response.extensions_mut().insert(RefusalReason(why.clone()));
         }
         response
     }

@@ -139,15 +139,14 @@ async fn api(
     id_token: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, format!("{}{path}", server.url))
-        .bearer_auth(id_token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("the local server answers");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let reply = integration_tests::api::send(
+        method,
+        &format!("{}{path}", server.url),
+        Some(id_token),
+        body,
+    )
+    .await;
+    (reply.status, reply.body)
 }
 
 #[tokio::test]

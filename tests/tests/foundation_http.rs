@@ -348,3 +348,49 @@ async fn a_function_without_redis_refuses_to_start_and_says_why() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A refused token is logged with the check it failed (never in the response), on the request's
+/// log line with its request id.
+#[test]
+fn a_refused_token_is_logged_with_its_reason_and_request_id() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let lines = shared::telemetry::CapturedLines::default();
+    let subscriber = tracing_subscriber::registry().with(
+        shared::telemetry::CloudLoggingLayer::new("demo-coditect", lines.clone()),
+    );
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let reply = runtime.block_on(async {
+        let server = TestServer::embedded(&[]).await;
+        send(
+            Method::PUT,
+            &format!("{}/api/v1/licenses/heartbeat", server.url),
+            Some("not-a-lease"),
+            None,
+        )
+        .await
+    });
+    assert_eq!(reply.code(), "invalid_token");
+    assert!(
+        !reply.body.to_string().contains("lease:"),
+        "the reason stays out of the response"
+    );
+    let request_id = reply.headers["x-request-id"].to_str().expect("id");
+    let logged = lines
+        .lines()
+        .into_iter()
+        .find(|line| line["message"] == "request refused")
+        .expect("a refusal line");
+    assert_eq!(logged["severity"], "WARNING");
+    assert_eq!(logged["request_id"], request_id);
+    assert!(
+        logged["reason"]
+            .as_str()
+            .expect("reason")
+            .starts_with("lease:"),
+        "{logged}"
+    );
+}

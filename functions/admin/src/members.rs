@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::domain::Role;
+use shared::domain::{Role, User};
 use shared::error::{ApiError, ApiResult};
 use shared::serving::Json;
 use uuid::Uuid;
@@ -21,6 +21,15 @@ pub(crate) async fn list(
     member_of(&state, &headers, tenant_id).await?;
     let members = state.store.members(tenant_id).await?;
     Ok(Json(json!({ "members": members })))
+}
+
+/// A member of the tenant, or `not_found`.
+async fn member(state: &AdminState, tenant_id: Uuid, user_id: Uuid) -> ApiResult<User> {
+    state
+        .store
+        .member(tenant_id, user_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("No such member.".into()))
 }
 
 /// `{"role": "ADMIN"}`.
@@ -40,11 +49,7 @@ pub(crate) async fn change_role(
 ) -> ApiResult<Json<Value>> {
     let actor = manager_of(&state, &headers, tenant_id).await?;
     may_assign(&actor, change.role)?;
-    let target = state
-        .store
-        .member(tenant_id, user_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("No such member.".into()))?;
+    let target = member(&state, tenant_id, user_id).await?;
     may_assign(&actor, target.role)?;
     let user = state
         .store
@@ -61,11 +66,7 @@ pub(crate) async fn remove(
     Path((tenant_id, user_id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
     let actor = manager_of(&state, &headers, tenant_id).await?;
-    let target = state
-        .store
-        .member(tenant_id, user_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("No such member.".into()))?;
+    let target = member(&state, tenant_id, user_id).await?;
     may_assign(&actor, target.role)?;
     let removed = state.store.remove_member(tenant_id, user_id).await?;
     let released = match state.store.license_of_tenant(tenant_id).await? {

@@ -4,7 +4,7 @@
 //! (production; one Lua script per operation, one sorted set per license scored by expiry in ms from
 //! Redis `TIME`, every key under the license's `{lic:<id>}` hash tag) and [`EmbeddedSeats`] (the
 //! embedded default, in process). Both pass one conformance suite
-//! (`tests/tests/seat_conformance.rs`).
+//! (`tests/tests/seat_conformance/`).
 //!
 //! **Invariant:** a license never has more live sessions than `max_seats`, under any interleaving.
 //! Acquire is one atomic step (prune expired, reuse the caller's session, else add below the cap);

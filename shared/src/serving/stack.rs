@@ -17,7 +17,7 @@ use tracing::Instrument;
 
 use super::health::{Readiness, healthz, readyz};
 use crate::config::Config;
-use crate::error::{ApiError, InternalErrorText};
+use crate::error::{ApiError, InternalErrorText, RefusalReason};
 use crate::telemetry;
 
 /// Header carrying the request id, in and out.
@@ -72,6 +72,8 @@ async fn observe(State(timeout): State<Duration>, request: Request, next: Next) 
     span.in_scope(|| {
         if let Some(InternalErrorText(error)) = response.extensions_mut().remove() {
             tracing::error!(status, latency_ms, error = %error, "request failed");
+        } else if let Some(RefusalReason(reason)) = response.extensions_mut().remove() {
+            tracing::warn!(status, latency_ms, reason = %reason, "request refused");
         } else {
             tracing::info!(status, latency_ms, "request served");
         }

@@ -3,7 +3,7 @@
 //! One [`Store`] trait, two implementations: [`PgStore`] on PostgreSQL (production, Cloud SQL) and
 //! [`SqliteStore`] on a SQLite file (the embedded default). Both are the same body of SQL
 //! ([`sql`] expands it once per driver), so they cannot drift, and both pass one conformance suite
-//! (`tests/tests/store_conformance.rs`). Every query that reads or changes a tenant's data takes
+//! (`tests/tests/store_conformance/`). Every query that reads or changes a tenant's data takes
 //! the tenant id, so a caller can only ever reach its own tenant's rows.
 
 mod postgres;
