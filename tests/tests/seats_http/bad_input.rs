@@ -1,0 +1,133 @@
+//! Bad input: forged or malformed leases and malformed acquire requests answer clear problems.
+
+use integration_tests::api::{acquire, heartbeat, machine, release, send};
+use integration_tests::server::Backends;
+use reqwest::{Method, StatusCode};
+use uuid::Uuid;
+
+use crate::{base64_claims_with, lease, owner_on, server_claims};
+
+integration_tests::on_both_backends!(
+    bad_leases_are_refused_with_clear_codes,
+    malformed_acquire_requests_answer_problems,
+);
+
+async fn bad_leases_are_refused_with_clear_codes(backends: Backends) {
+    let Some((server, owner, _)) = owner_on(backends, &[]).await else {
+        return;
+    };
+    let granted = acquire(&server.url, &owner, &machine(1), "laptop").await;
+    let good = lease(&granted);
+
+    for (name, token) in [
+        ("malformed", "not-a-jwt".to_owned()),
+        ("tampered", {
+            let mut parts: Vec<&str> = good.split('.').collect();
+            let forged = base64_claims_with(&good, "sid", "0000");
+            parts[1] = &forged;
+            parts.join(".")
+        }),
+    ] {
+        let beat = heartbeat(&server.url, &token).await;
+        assert_eq!(
+            (beat.status, beat.code()),
+            (StatusCode::UNAUTHORIZED, "invalid_token"),
+            "{name}"
+        );
+        let gone = release(&server.url, &token).await;
+        assert_eq!(gone.code(), "invalid_token", "{name}");
+    }
+    let missing = send(
+        Method::PUT,
+        &format!("{}/api/v1/licenses/heartbeat", server.url),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(missing.code(), "invalid_token");
+    let wrong_method = send(
+        Method::GET,
+        &format!("{}/api/v1/licenses/heartbeat", server.url),
+        Some(&good),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (wrong_method.status, wrong_method.code()),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
+
+    // A genuine lease naming another license reaches only that license's pool: nothing there.
+    let signer =
+        shared::leases::signer::Ed25519Signer::load(&server.config.lease_signing_key, false)
+            .expect("server key");
+    let mut claims = server_claims(&good, &server);
+    claims.license = Uuid::new_v4().to_string();
+    let other = shared::leases::signer::LeaseSigner::sign(&signer, &claims)
+        .await
+        .expect("signs");
+    assert_eq!(
+        heartbeat(&server.url, &other).await.code(),
+        "session_not_found"
+    );
+    assert_eq!(
+        release(&server.url, &other).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        heartbeat(&server.url, &good).await.status,
+        StatusCode::OK,
+        "the real seat is untouched"
+    );
+}
+
+async fn malformed_acquire_requests_answer_problems(backends: Backends) {
+    let Some((server, owner, _)) = owner_on(backends, &[]).await else {
+        return;
+    };
+    let url = format!("{}/api/v1/licenses/acquire", server.url);
+    let no_token = send(
+        Method::POST,
+        &url,
+        None,
+        Some(serde_json::json!({"fingerprint": machine(1), "hostname": "h"})),
+    )
+    .await;
+    assert_eq!(
+        (no_token.status, no_token.code()),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
+    let missing = send(
+        Method::POST,
+        &url,
+        Some(&owner.token()),
+        Some(serde_json::json!({"hostname": "h"})),
+    )
+    .await;
+    assert_eq!(
+        (missing.status, missing.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+    );
+    let short = send(
+        Method::POST,
+        &url,
+        Some(&owner.token()),
+        Some(serde_json::json!({"fingerprint": "ab", "hostname": "h"})),
+    )
+    .await;
+    assert_eq!(short.code(), "validation_failed");
+    assert!(
+        short.body["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("fingerprint")
+    );
+    let text = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(owner.token())
+        .body("fingerprint=x")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
