@@ -1,0 +1,121 @@
+//! A few seconds of the load generator, in process, as part of the test suite: clients racing for
+//! too few seats must never hold more than the cap, and nothing may fail except `seats_exhausted`.
+//! The embedded default always runs; PostgreSQL + Redis (with the raw Redis baseline) when
+//! `DATABASE_URL` and `REDIS_URL` are set, and always in CI.
+//!
+//! The figures themselves are not checked: that is `BENCHMARKS.md`'s job, on a quiet machine.
+
+use std::time::Duration;
+
+use integration_tests::backends::backend_url;
+use integration_tests::load::run::{RunOptions, RunReport, run};
+use integration_tests::load::scenario::{Scenario, Workload};
+use integration_tests::load::stats::Endpoint;
+use integration_tests::load::target::Where;
+use integration_tests::server::Backends;
+
+/// 40 clients for 2 licenses of 3 seats: most acquires are denied, seats change hands constantly.
+fn contention() -> Scenario {
+    let ms = Duration::from_millis;
+    let mut scenario = Scenario::named("contention").expect("preset");
+    scenario.workload = Workload {
+        clients: 40,
+        licenses: 2,
+        seats: 3,
+        users_per_license: 3,
+        duration: Duration::from_secs(3),
+        heartbeat_interval: ms(50),
+        heartbeats_per_session: Some(3),
+        backoff: (ms(20), ms(60)),
+        ramp: ms(100),
+    };
+    scenario
+}
+
+async fn run_clean(scenario: Scenario, place: Where, baseline_redis: Option<String>) -> RunReport {
+    let report = run(&RunOptions {
+        scenario,
+        place,
+        baseline_redis,
+        audit_every: Some(Duration::from_millis(100)),
+    })
+    .await
+    .expect("the load generator runs");
+    println!(
+        "{}",
+        integration_tests::load::report::render(&report, "smoke")
+    );
+    report
+}
+
+#[track_caller]
+fn assert_invariant_held_without_unexpected_errors(report: &RunReport) {
+    for phase in &report.phases {
+        for (side, figures) in [("http", Some(&phase.http)), ("raw", phase.raw.as_ref())] {
+            let Some(figures) = figures else { continue };
+            assert!(
+                figures.verdict.held(),
+                "{side}: the seat invariant broke: {:?}",
+                figures.verdict.examples
+            );
+            for endpoint in Endpoint::ALL {
+                let summary = figures.of(endpoint);
+                assert_eq!(
+                    summary.unexpected_errors(),
+                    0,
+                    "{side} {}: unexpected errors {}",
+                    endpoint.name(),
+                    summary.errors_text()
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_clients_never_exceed_the_seats_on_the_embedded_default() {
+    let report = run_clean(contention(), Where::InProcess(Backends::Embedded), None).await;
+
+    assert_invariant_held_without_unexpected_errors(&report);
+    let http = &report.phases[0].http;
+    assert!(http.verdict.grants_checked > 0, "seats were granted");
+    assert!(http.verdict.audits > 0, "the seat store was audited");
+    assert_eq!(http.verdict.fullest.1, 3);
+    assert!(
+        http.of(Endpoint::Acquire)
+            .errors
+            .contains_key("seats_exhausted"),
+        "40 clients for 6 seats must meet a full pool"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_clients_never_exceed_the_seats_on_postgres_and_redis_nor_on_raw_redis() {
+    let (Some(_), Some(redis)) = (backend_url("DATABASE_URL"), backend_url("REDIS_URL")) else {
+        return;
+    };
+
+    let report = run_clean(contention(), Where::InProcess(Backends::Real), Some(redis)).await;
+
+    assert_invariant_held_without_unexpected_errors(&report);
+    let raw = report.phases[0].raw.as_ref().expect("the raw baseline ran");
+    assert!(raw.verdict.grants_checked > 0);
+    assert!(report.phases[0].http.verdict.grants_checked > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_saturation_phases_run_clean_on_the_embedded_default() {
+    let mut scenario = Scenario::named("peak").expect("preset");
+    scenario.workload.clients = 4;
+    scenario.workload.licenses = 2;
+    scenario.workload.duration = Duration::from_secs(1);
+
+    let report = run_clean(scenario, Where::InProcess(Backends::Embedded), None).await;
+
+    assert_invariant_held_without_unexpected_errors(&report);
+    let [heartbeats, acquires] = &report.phases[..] else {
+        panic!("two phases");
+    };
+    assert!(heartbeats.http.of(Endpoint::Heartbeat).count > 4);
+    assert!(acquires.http.of(Endpoint::Acquire).count > 4);
+}
