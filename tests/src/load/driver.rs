@@ -35,7 +35,9 @@ pub async fn run_phase(
     ledger: Arc<Ledger>,
 ) -> anyhow::Result<PhaseRun> {
     let started = Instant::now();
-    let deadline = started + workload.duration;
+    // Clients stop in the order they started, over the same ramp, so neither end of the phase is
+    // a thundering herd (a fleet of CLIs does not exit at one instant either).
+    let last_start = started + workload.duration.saturating_sub(workload.ramp);
     let mut tasks = JoinSet::new();
     for client in clients {
         let offset = workload
@@ -46,7 +48,7 @@ pub async fn run_phase(
             client: client.clone(),
             workload: workload.clone(),
             ledger: ledger.clone(),
-            deadline,
+            deadline: last_start + offset,
             stats: Stats::default(),
         };
         tasks.spawn(async move {
@@ -86,6 +88,7 @@ impl ClientRun {
             Phase::Lifecycle => self.lifecycle().await,
             Phase::HeartbeatOnly => self.heartbeat_only().await,
             Phase::AcquireOnly => self.acquire_only().await,
+            Phase::Floor => self.floor().await,
         }
         self.stats
     }
@@ -138,6 +141,16 @@ impl ClientRun {
                 next = (next + pace).max(Instant::now());
                 sleep_until(next.min(self.deadline)).await;
             }
+        }
+    }
+
+    async fn floor(&mut self) {
+        while !self.over() {
+            let sent = Instant::now();
+            let answer = self.api.floor().await;
+            self.stats
+                .floor
+                .record(sent.elapsed(), answer.err().as_deref());
         }
     }
 

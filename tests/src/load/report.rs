@@ -146,12 +146,25 @@ fn render_targets(out: &mut String, run: &RunReport) {
         out,
         "\ntargets (set for 50 closed-loop clients; this run had {clients}; printed, not asserted):"
     );
+    if let Some(floor) = run.phases.iter().find(|p| p.phase == Phase::Floor) {
+        let http = floor.http.of(Endpoint::Floor).per_second;
+        if let Some(raw) = floor.raw.as_ref().map(|r| r.of(Endpoint::Floor).per_second)
+            && raw > 0.0
+        {
+            let _ = writeln!(
+                out,
+                "  (the floor: GET /healthz reaches {:.0} % of PING, {http:.0}/s vs {raw:.0}/s: no \
+                 endpoint can beat that share here)",
+                100.0 * http / raw
+            );
+        }
+    }
     for target in &TARGETS {
         let phase = run
             .phases
             .iter()
             .find(|p| p.phase == target.phase)
-            .or(run.phases.first());
+            .or_else(|| run.phases.iter().find(|p| p.phase == Phase::Lifecycle));
         let Some(phase) = phase else { continue };
         let http = phase.http.of(target.endpoint);
         let name = target.endpoint.name();

@@ -32,7 +32,7 @@ pub struct RunOptions {
 pub struct SideReport {
     /// Wall time of the phase.
     pub elapsed: Duration,
-    /// Acquire, heartbeat and release, in [`Endpoint::ALL`] order.
+    /// Acquire, heartbeat, release and the floor, in [`Endpoint::ALL`] order.
     pub endpoints: Vec<Summary>,
     /// The invariant checks.
     pub verdict: Verdict,

@@ -9,6 +9,9 @@ use std::time::Duration;
 /// What the clients do during a phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
+    /// `GET /healthz` against `PING`, back to back: the ceiling that HTTP itself, the middleware
+    /// and the load generator put on this machine, whatever the endpoint behind.
+    Floor,
     /// Acquire, heartbeat (`heartbeats_per_session` times, or until the end), release, again;
     /// a denied client backs off and retries.
     Lifecycle,
@@ -22,14 +25,20 @@ pub enum Phase {
 impl Phase {
     /// The phase called `name` (as [`Phase::name`] spells it).
     pub fn named(name: &str) -> Option<Self> {
-        [Self::Lifecycle, Self::HeartbeatOnly, Self::AcquireOnly]
-            .into_iter()
-            .find(|p| p.name() == name)
+        [
+            Self::Floor,
+            Self::Lifecycle,
+            Self::HeartbeatOnly,
+            Self::AcquireOnly,
+        ]
+        .into_iter()
+        .find(|p| p.name() == name)
     }
 
     /// The phase's name in reports.
     pub fn name(self) -> &'static str {
         match self {
+            Self::Floor => "floor",
             Self::Lifecycle => "lifecycle",
             Self::HeartbeatOnly => "heartbeat-only",
             Self::AcquireOnly => "acquire-only",
@@ -59,7 +68,8 @@ pub struct Workload {
     /// A denied (or failed) client waits a random time in this range before trying again: a
     /// compressed `Retry-After`, which rounds up to whole seconds and would idle the fleet.
     pub backoff: (Duration, Duration),
-    /// Client starts are spread evenly over this time, as CLIs do not all start at once.
+    /// Client starts are spread evenly over this time, as CLIs do not all start at once; they
+    /// stop over the last stretch of the same length, in the same order.
     pub ramp: Duration,
 }
 
@@ -141,8 +151,9 @@ impl Scenario {
             },
             "peak" => Self {
                 name: "peak",
-                summary: "the targets' measurement: 50 closed-loop clients, first heartbeating back \
-                          to back, then acquiring back to back (a new machine each time)",
+                summary: "the targets' measurement: 50 closed-loop clients calling /healthz (the \
+                          HTTP floor), then heartbeating back to back, then acquiring back to back \
+                          (a new machine each time)",
                 workload: Workload {
                     clients: 50,
                     licenses: 50,
@@ -154,7 +165,7 @@ impl Scenario {
                     backoff: (ms(10), ms(20)),
                     ramp: Duration::ZERO,
                 },
-                phases: vec![Phase::HeartbeatOnly, Phase::AcquireOnly],
+                phases: vec![Phase::Floor, Phase::HeartbeatOnly, Phase::AcquireOnly],
             },
             _ => return None,
         };

@@ -22,11 +22,13 @@ pub enum Endpoint {
     Heartbeat,
     /// `DELETE /api/v1/licenses/release`, or the release script.
     Release,
+    /// `GET /healthz`, or `PING`: what a request costs with no work behind it.
+    Floor,
 }
 
 impl Endpoint {
     /// All of them, in report order.
-    pub const ALL: [Self; 3] = [Self::Acquire, Self::Heartbeat, Self::Release];
+    pub const ALL: [Self; 4] = [Self::Acquire, Self::Heartbeat, Self::Release, Self::Floor];
 
     /// The name in reports.
     pub fn name(self) -> &'static str {
@@ -34,6 +36,7 @@ impl Endpoint {
             Self::Acquire => "acquire",
             Self::Heartbeat => "heartbeat",
             Self::Release => "release",
+            Self::Floor => "floor",
         }
     }
 }
@@ -98,6 +101,8 @@ pub struct Stats {
     pub heartbeat: EndpointStats,
     /// Release calls.
     pub release: EndpointStats,
+    /// `/healthz` or `PING` calls.
+    pub floor: EndpointStats,
 }
 
 impl Stats {
@@ -107,6 +112,7 @@ impl Stats {
             Endpoint::Acquire => &self.acquire,
             Endpoint::Heartbeat => &self.heartbeat,
             Endpoint::Release => &self.release,
+            Endpoint::Floor => &self.floor,
         }
     }
 
@@ -115,6 +121,7 @@ impl Stats {
         self.acquire.merge(other.acquire);
         self.heartbeat.merge(other.heartbeat);
         self.release.merge(other.release);
+        self.floor.merge(other.floor);
     }
 }
 

@@ -65,6 +65,10 @@ pub enum Api {
 
 /// The SDK, one client per function.
 pub struct HttpApi {
+    /// The connection pool, for `/healthz`.
+    http: reqwest::Client,
+    /// `/healthz` of the heartbeat service.
+    healthz: String,
     acquire: LicenseClient,
     heartbeat: LicenseClient,
     release: LicenseClient,
@@ -105,9 +109,11 @@ impl HttpApi {
             .build()
             .context("building the HTTP client")?;
         Ok(Self {
+            healthz: format!("{}/healthz", urls.heartbeat),
             acquire: LicenseClient::with_http(&urls.acquire, http.clone()),
             heartbeat: LicenseClient::with_http(&urls.heartbeat, http.clone()),
-            release: LicenseClient::with_http(&urls.release, http),
+            release: LicenseClient::with_http(&urls.release, http.clone()),
+            http,
         })
     }
 }
@@ -242,6 +248,26 @@ impl Api {
                     .map_err(redis_failure)?;
                 Ok((expires >= 0).then_some(expires))
             }
+        }
+    }
+
+    /// `GET /healthz`, or `PING`.
+    pub async fn floor(&self) -> Result<(), Failure> {
+        match self {
+            Self::Http(api) => match api.http.get(&api.healthz).send().await {
+                Ok(answer) if answer.status().is_success() => answer
+                    .bytes()
+                    .await
+                    .map(drop)
+                    .map_err(|_| "transport".into()),
+                Ok(answer) => Err(format!("http_{}", answer.status().as_u16())),
+                Err(_) => Err("transport".into()),
+            },
+            Self::Raw(raw) => redis::cmd("PING")
+                .query_async::<String>(&mut raw.conn.clone())
+                .await
+                .map(drop)
+                .map_err(redis_failure),
         }
     }
 
