@@ -113,8 +113,8 @@ async fn the_saturation_phases_run_clean_on_the_embedded_default() {
     let report = run_clean(scenario, Where::InProcess(Backends::Embedded), None).await;
 
     assert_invariant_held_without_unexpected_errors(&report);
-    let [heartbeats, acquires] = &report.phases[..] else {
-        panic!("two phases");
+    let [.., heartbeats, acquires] = &report.phases[..] else {
+        panic!("the heartbeat and acquire phases come last");
     };
     assert!(heartbeats.http.of(Endpoint::Heartbeat).count > 4);
     assert!(acquires.http.of(Endpoint::Acquire).count > 4);
