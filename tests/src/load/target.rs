@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow, bail};
 use shared::seats::{RedisSeats, SeatStore};
 use tokio::runtime::{Handle, Runtime};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::scenario::Workload;
@@ -138,6 +139,8 @@ struct InProcess {
     server: Option<TestServer>,
     /// The Redis URL and key prefix of a real-backend server, deleted at teardown.
     redis: Option<(String, String)>,
+    /// Stops the cleanup timer, and the task to wait for.
+    cleanup: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Target {
@@ -223,6 +226,10 @@ impl Target {
         let Some(mut local) = self.local.take() else {
             return Ok(());
         };
+        if let Some((stop, task)) = local.cleanup.take() {
+            let _ = stop.send(true);
+            task.await?;
+        }
         if let Some((url, prefix)) = local.redis.take() {
             let seats = RedisSeats::new(&url, &prefix)?;
             local
@@ -257,26 +264,17 @@ impl InProcess {
             .build()
             .context("building the server's runtime")?;
         let server = runtime
-            .spawn(async move {
-                let server = TestServer::start(backends, &[]).await?;
-                let (seats, store) = (server.local.seats.clone(), server.local.store.clone());
-                let every = server.config.cleanup_interval;
-                // The local binary runs cleanup on this timer too; so does the server under load.
-                tokio::spawn(async move {
-                    let mut ticker = tokio::time::interval(every);
-                    loop {
-                        ticker.tick().await;
-                        if let Err(e) =
-                            shared::seats::cleanup::run(seats.as_ref(), store.as_ref()).await
-                        {
-                            eprintln!("cleanup failed: {e:#}");
-                        }
-                    }
-                });
-                Some(server)
-            })
+            .spawn(async move { TestServer::start(backends, &[]).await })
             .await?
             .context("real backends are not configured")?;
+        // The local binary runs cleanup on this timer too; so does the server under load.
+        let (stop, stopped) = watch::channel(false);
+        let cleanup = runtime.spawn(cleanup_every(
+            server.config.cleanup_interval,
+            server.local.seats.clone(),
+            server.local.store.clone(),
+            stopped,
+        ));
         let redis = server.config.redis_url.as_ref().map(|url| {
             (
                 url.expose().to_owned(),
@@ -287,7 +285,28 @@ impl InProcess {
             runtime,
             server: Some(server),
             redis,
+            cleanup: Some((stop, cleanup)),
         })
+    }
+}
+
+/// Runs the cleanup task every `every` until `stop` turns true, never stopping one midway: a
+/// cleanup cut off inside its transaction would hold locks the schema's removal then waits for.
+async fn cleanup_every(
+    every: std::time::Duration,
+    seats: Arc<dyn SeatStore>,
+    store: Arc<dyn shared::store::Store>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => return,
+            _ = ticker.tick() => {}
+        }
+        if let Err(e) = shared::seats::cleanup::run(seats.as_ref(), store.as_ref()).await {
+            eprintln!("cleanup failed: {e:#}");
+        }
     }
 }
 
