@@ -18,6 +18,7 @@ use crate::identity::IdTokenVerifier;
 use crate::leases::LeaseClaims;
 use crate::leases::kms::{KmsClient, KmsEndpoints, KmsSigner, is_key_version_name};
 use crate::leases::signer::{Ed25519Signer, LeaseSigner};
+use crate::leases::verified::VerifiedLeases;
 use crate::leases::verify::LeaseVerifier;
 use crate::seats::{EmbeddedSeats, RedisSeats, SeatStore};
 use crate::store::{PgStore, SqliteStore, Store};
@@ -84,13 +85,16 @@ pub async fn lease_publisher(config: &Config) -> anyhow::Result<Arc<dyn LeaseSig
 
 /// The lease verifier of heartbeat and release. With `LEASE_PUBLIC_KEYS` (KMS key version names,
 /// or a JWKS file saved from `/.well-known/jwks.json`) these services never hold a private key;
-/// without it the keys are those [`lease_signer`] publishes.
-pub async fn lease_verifier(config: &Config) -> anyhow::Result<LeaseVerifier> {
+/// without it the keys are those [`lease_signer`] publishes. The keys are fixed for the life of
+/// the process, which is what lets [`VerifiedLeases`] remember the leases that passed.
+pub async fn lease_verifier(config: &Config) -> anyhow::Result<Arc<VerifiedLeases>> {
     let keys = match public_keys(config).await? {
         Some(keys) => keys,
         None => lease_signer(config).await?.jwks(),
     };
-    LeaseVerifier::from_jwks(&keys, &config.lease_issuer).context("LEASE_PUBLIC_KEYS")
+    let verifier =
+        LeaseVerifier::from_jwks(&keys, &config.lease_issuer).context("LEASE_PUBLIC_KEYS")?;
+    Ok(Arc::new(VerifiedLeases::new(verifier)))
 }
 
 async fn kms_signer(config: &Config, version: &str) -> anyhow::Result<KmsSigner> {

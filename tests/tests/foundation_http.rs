@@ -171,10 +171,9 @@ async fn heartbeat_and_release_work_while_the_database_is_down() {
     let signer = shared::backends::lease_signer(&config)
         .await
         .expect("signer");
-    let verifier = Arc::new(
-        shared::leases::verify::LeaseVerifier::from_jwks(&signer.jwks(), &config.lease_issuer)
-            .expect("verifier"),
-    );
+    let leases = shared::backends::lease_verifier(&config)
+        .await
+        .expect("verifier");
     let routes = axum::Router::new()
         .merge(acquire::routes(acquire::AcquireState {
             store: store.clone(),
@@ -186,10 +185,10 @@ async fn heartbeat_and_release_work_while_the_database_is_down() {
         }))
         .merge(heartbeat::routes(heartbeat::HeartbeatState {
             seats: seats.clone(),
-            verifier: verifier.clone(),
+            leases: leases.clone(),
             seat_ttl: config.seat_ttl,
         }))
-        .merge(release::routes(release::ReleaseState { seats, verifier }));
+        .merge(release::routes(release::ReleaseState { seats, leases }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -14,7 +14,7 @@ use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use shared::config::Config;
 use shared::error::{ApiResult, Problem};
-use shared::leases::verify::LeaseVerifier;
+use shared::leases::verified::VerifiedLeases;
 use shared::seats::SeatStore;
 use shared::serving::auth::{Expiry, lease_claims};
 use shared::serving::{Json, Readiness, service_router};
@@ -24,8 +24,8 @@ use shared::serving::{Json, Readiness, service_router};
 pub struct HeartbeatState {
     /// Live seats.
     pub seats: Arc<dyn SeatStore>,
-    /// Checks leases against the published public keys.
-    pub verifier: Arc<LeaseVerifier>,
+    /// Checks leases against the published public keys, each signature once.
+    pub leases: Arc<VerifiedLeases>,
     /// How far each heartbeat pushes the seat's expiry.
     pub seat_ttl: Duration,
 }
@@ -47,7 +47,7 @@ async fn heartbeat(
     State(state): State<HeartbeatState>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    let (claims, license) = lease_claims(&state.verifier, &headers, Expiry::Enforce)?;
+    let (claims, license) = lease_claims(&state.leases, &headers, Expiry::Enforce)?;
     let Some(expires_ms) = state
         .seats
         .heartbeat(license, &claims.sid, state.seat_ttl)

@@ -29,7 +29,7 @@ pub async fn build(config: Arc<Config>) -> anyhow::Result<Local> {
     let seats = backends::seats(&config, true)?;
     let signer = backends::lease_signer(&config).await?;
     let identity = backends::identity(&config)?;
-    let verifier = Arc::new(backends::lease_verifier(&config).await?);
+    let leases = backends::lease_verifier(&config).await?;
     let routes = Router::new()
         .merge(acquire::routes(acquire::AcquireState {
             store: store.clone(),
@@ -41,12 +41,12 @@ pub async fn build(config: Arc<Config>) -> anyhow::Result<Local> {
         }))
         .merge(heartbeat::routes(heartbeat::HeartbeatState {
             seats: seats.clone(),
-            verifier: verifier.clone(),
+            leases: leases.clone(),
             seat_ttl: config.seat_ttl,
         }))
         .merge(release::routes(release::ReleaseState {
             seats: seats.clone(),
-            verifier,
+            leases,
         }))
         .merge(stripe_webhook::routes(stripe_webhook::WebhookState {
             store: store.clone(),

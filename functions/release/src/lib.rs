@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::delete;
 use shared::config::Config;
 use shared::error::ApiResult;
-use shared::leases::verify::LeaseVerifier;
+use shared::leases::verified::VerifiedLeases;
 use shared::seats::SeatStore;
 use shared::serving::auth::{Expiry, lease_claims};
 use shared::serving::{Readiness, service_router};
@@ -22,8 +22,8 @@ use shared::serving::{Readiness, service_router};
 pub struct ReleaseState {
     /// Live seats.
     pub seats: Arc<dyn SeatStore>,
-    /// Checks leases against the published public keys.
-    pub verifier: Arc<LeaseVerifier>,
+    /// Checks leases against the published public keys, each signature once.
+    pub leases: Arc<VerifiedLeases>,
 }
 
 /// The routes of this function, without the common stack.
@@ -40,7 +40,7 @@ pub fn router(state: ReleaseState, config: &Config) -> Router {
 }
 
 async fn release(State(state): State<ReleaseState>, headers: HeaderMap) -> ApiResult<StatusCode> {
-    let (claims, license) = lease_claims(&state.verifier, &headers, Expiry::Ignore)?;
+    let (claims, license) = lease_claims(&state.leases, &headers, Expiry::Ignore)?;
     let released = state.seats.release(license, &claims.sid).await?;
     tracing::info!(%license, session = %claims.sid, released, "seat release");
     Ok(StatusCode::NO_CONTENT)

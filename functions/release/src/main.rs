@@ -1,8 +1,6 @@
 //! The release service: gives seats back. Needs `REDIS_URL` and the lease key (see the README's
 //! configuration table); `cargo run -p release`, or everything at once with `cargo run -p local`.
 
-use std::sync::Arc;
-
 use release::ReleaseState;
 use shared::{backends, config::Config, serving, telemetry};
 
@@ -12,7 +10,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&config.log_level, &config.project_id);
     let state = ReleaseState {
         seats: backends::seats(&config, false)?,
-        verifier: Arc::new(backends::lease_verifier(&config).await?),
+        leases: backends::lease_verifier(&config).await?,
     };
     serving::serve_until_signal(&config, release::router(state, &config)).await
 }

@@ -10,11 +10,15 @@
 //! - [`verify`]: checking a lease against a key set. The client SDK links only this module.
 //! - [`signer`] (server only): the [`signer::LeaseSigner`] trait and the Ed25519 key-file signer.
 //! - [`kms`] (server only): the Cloud KMS signer and the public-key fetch of a deployment.
+//! - [`verified`] (server only): heartbeat's and release's verifier, which checks each lease's
+//!   signature once and remembers that it passed.
 
 #[cfg(feature = "server")]
 pub mod kms;
 #[cfg(feature = "server")]
 pub mod signer;
+#[cfg(feature = "server")]
+pub mod verified;
 pub mod verify;
 
 use serde::{Deserialize, Serialize};

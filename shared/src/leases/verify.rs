@@ -95,15 +95,35 @@ impl LeaseVerifier {
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
         validation.validate_aud = false;
-        validation.validate_exp = enforce_expiry;
-        validation.leeway = 5;
-        decode::<LeaseClaims>(token, key, &validation)
+        // Expiry is checked below by `check_expiry`, the one rule every path applies.
+        validation.validate_exp = false;
+        let claims = decode::<LeaseClaims>(token, key, &validation)
             .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => LeaseError::Expired,
-                _ => LeaseError::Invalid(e.to_string()),
-            })
+            .map_err(|e| LeaseError::Invalid(e.to_string()))?;
+        if enforce_expiry {
+            check_expiry(&claims, unix_now())?;
+        }
+        Ok(claims)
     }
+}
+
+/// Seconds of clock difference forgiven on `exp` (the signer's clock against the verifier's).
+pub const EXPIRY_LEEWAY_SECONDS: i64 = 5;
+
+/// [`LeaseError::Expired`] when the lease's `exp` lies more than the leeway before `now` (seconds
+/// since the epoch).
+pub fn check_expiry(claims: &LeaseClaims, now: i64) -> Result<(), LeaseError> {
+    if claims.exp < now.saturating_sub(EXPIRY_LEEWAY_SECONDS) {
+        return Err(LeaseError::Expired);
+    }
+    Ok(())
+}
+
+/// Seconds since the epoch (0 for a clock set before 1970, which then expires nothing).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// A public key and the one algorithm it may be used with.

@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, Problem};
 use crate::leases::LeaseClaims;
-use crate::leases::verify::{LeaseError, LeaseVerifier};
+use crate::leases::verified::VerifiedLeases;
+use crate::leases::verify::LeaseError;
 
 /// The token of an `Authorization: Bearer <token>` header.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
@@ -37,14 +38,14 @@ pub enum Expiry {
 
 /// The verified lease of the request and the license it names.
 pub fn lease_claims(
-    verifier: &LeaseVerifier,
+    leases: &VerifiedLeases,
     headers: &HeaderMap,
     expiry: Expiry,
 ) -> Result<(LeaseClaims, Uuid), ApiError> {
     let token = bearer_token(headers)?;
     let verified = match expiry {
-        Expiry::Enforce => verifier.verify(token),
-        Expiry::Ignore => verifier.verify_ignoring_expiry(token),
+        Expiry::Enforce => leases.verify(token),
+        Expiry::Ignore => leases.verify_ignoring_expiry(token),
     };
     let claims = verified.map_err(|e| match e {
         LeaseError::Expired => ApiError::from(Problem::new(

@@ -18,6 +18,9 @@ async fn bad_leases_are_refused_with_clear_codes(backends: Backends) {
     };
     let granted = acquire(&server.url, &owner, &machine(1), "laptop").await;
     let good = lease(&granted);
+    // The service remembers a lease whose signature it has checked; copies of it changed in any
+    // part must still be checked, and refused.
+    assert_eq!(heartbeat(&server.url, &good).await.status, StatusCode::OK);
 
     for (name, token) in [
         ("malformed", "not-a-jwt".to_owned()),
@@ -27,6 +30,15 @@ async fn bad_leases_are_refused_with_clear_codes(backends: Backends) {
             parts[1] = &forged;
             parts.join(".")
         }),
+        ("signature changed", {
+            let (signed, signature) = good.rsplit_once('.').expect("three parts");
+            let flipped = if signature.starts_with('A') { "B" } else { "A" };
+            format!("{signed}.{flipped}{}", &signature[1..])
+        }),
+        (
+            "signature dropped",
+            format!("{}.", good.rsplit_once('.').expect("parts").0),
+        ),
     ] {
         let beat = heartbeat(&server.url, &token).await;
         assert_eq!(
