@@ -393,3 +393,50 @@ fn a_refused_token_is_logged_with_its_reason_and_request_id() {
         "{logged}"
     );
 }
+
+/// Heartbeats and health probes are the bulk of all requests: their successes log at DEBUG (Cloud
+/// Run's request log has them already), their refusals at WARNING, and other requests at INFO.
+#[test]
+fn routine_successes_log_at_debug_and_everything_else_as_before() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let lines = shared::telemetry::CapturedLines::default();
+    let subscriber = tracing_subscriber::registry().with(
+        shared::telemetry::CloudLoggingLayer::new("demo-coditect", lines.clone()),
+    );
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let replies = runtime.block_on(async {
+        let server = TestServer::embedded(&[]).await;
+        let person = Person::at("acme.test");
+        let registered = register(&server.url, &person).await;
+        let granted = acquire(&server.url, &person, &machine(1), "laptop").await;
+        let lease = granted.body["lease"].as_str().expect("lease").to_owned();
+        let beat = heartbeat(&server.url, &lease).await;
+        let health = send(Method::GET, &format!("{}/healthz", server.url), None, None).await;
+        let refused = heartbeat(&server.url, &format!("{lease}x")).await;
+        let released = release(&server.url, &lease).await;
+        [registered, granted, beat, health, refused, released]
+    });
+    let severity_of = |reply: &integration_tests::api::Reply| {
+        let id = reply.headers["x-request-id"].to_str().expect("id");
+        let line = lines
+            .lines()
+            .into_iter()
+            .find(|line| {
+                line["request_id"] == id
+                    && ["request served", "request refused"]
+                        .contains(&line["message"].as_str().unwrap_or(""))
+            })
+            .unwrap_or_else(|| panic!("no access line for {id}"));
+        line["severity"].as_str().expect("severity").to_owned()
+    };
+    let severities: Vec<String> = replies.iter().map(severity_of).collect();
+    assert_eq!(
+        severities,
+        ["INFO", "INFO", "DEBUG", "DEBUG", "WARNING", "INFO"],
+        "register, acquire, heartbeat, healthz, refused heartbeat, release"
+    );
+}

@@ -8,12 +8,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde_json::json;
 
+use super::Routine;
 use crate::seats::SeatStore;
 use crate::store::Store;
 
@@ -82,13 +83,13 @@ impl Readiness {
 }
 
 pub(super) async fn healthz() -> Response {
-    Json(json!({"status": "ok"})).into_response()
+    (Extension(Routine), Json(json!({"status": "ok"}))).into_response()
 }
 
 pub(super) async fn readyz(State(readiness): State<Readiness>) -> Response {
     let failing = readiness.failing().await;
     if failing.is_empty() {
-        return Json(json!({"status": "ready"})).into_response();
+        return (Extension(Routine), Json(json!({"status": "ready"}))).into_response();
     }
     for (backend, error) in &failing {
         tracing::warn!(backend, error = %error, "readiness probe failed");

@@ -1,8 +1,8 @@
 //! How every service serves HTTP: one middleware stack, one JSON extractor, health and readiness,
 //! and a graceful shutdown with a bounded drain.
 //!
-//! - [`stack`]: request id, trace, access log, timeout, body limit, problem+json for unknown routes,
-//!   wrong methods and panics.
+//! - [`stack`]: request id, trace, access log (routine successes at `debug`: [`Routine`]),
+//!   timeout, body limit, problem+json for unknown routes, wrong methods and panics.
 //! - [`json`]: the `Json` extractor whose rejections are problem+json.
 //! - [`auth`]: the bearer token and the lease of a request.
 //! - [`health`]: `GET /healthz` and `GET /readyz`.
@@ -17,4 +17,4 @@ mod stack;
 pub use health::Readiness;
 pub use json::Json;
 pub use shutdown::{serve, serve_until_signal, shutdown_signal};
-pub use stack::service_router;
+pub use stack::{Routine, service_router};
