@@ -15,8 +15,8 @@
 //! - Only leases that passed are remembered: garbage and forgeries cannot fill the memory or push
 //!   genuine leases out.
 //!
-//! Bounded: two generations of at most `generation` digests each (32 768 by default, about 1 MB
-//! each when full). A lease seen again while in the older generation moves to the newer, so the
+//! Bounded: two generations of at most `generation` digests each (32 768 by default: a full
+//! generation is a 65 536-bucket hash set of 32-byte digests, about 2 MB). A lease seen again while in the older generation moves to the newer, so the
 //! leases of live sessions stay while those of ended sessions age out two turnovers later. Past
 //! the bound every lease is still verified correctly, only no longer from memory.
 
@@ -31,7 +31,8 @@ use super::LeaseClaims;
 use super::verify::{LeaseError, LeaseVerifier, check_expiry, unix_now};
 
 /// Digests per generation unless told otherwise: room for 32 768 live sessions heartbeating
-/// through one instance (273 heartbeats/s at the default 120 s interval), and at most ~2 MB.
+/// through one instance (273 heartbeats/s at the default 120 s interval), and at most ~4 MB for
+/// both generations.
 pub const DEFAULT_GENERATION: usize = 32_768;
 
 /// A [`LeaseVerifier`] that remembers the leases it has accepted.
