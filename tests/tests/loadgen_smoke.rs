@@ -101,6 +101,8 @@ async fn racing_clients_never_exceed_the_seats_on_postgres_and_redis_nor_on_raw_
     let raw = report.phases[0].raw.as_ref().expect("the raw baseline ran");
     assert!(raw.verdict.grants_checked > 0);
     assert!(report.phases[0].http.verdict.grants_checked > 0);
+    let redis_cpu = raw.cpu.and_then(|cpu| cpu.redis);
+    assert!(redis_cpu.is_some(), "Redis's CPU time is read from INFO");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,4 +120,14 @@ async fn the_saturation_phases_run_clean_on_the_embedded_default() {
     };
     assert!(heartbeats.http.of(Endpoint::Heartbeat).count > 4);
     assert!(acquires.http.of(Endpoint::Acquire).count > 4);
+    // A second of requests back to back costs both sides measurable CPU, each counted apart.
+    let cpu = heartbeats
+        .http
+        .cpu
+        .expect("thread CPU times are read from /proc");
+    assert!(
+        cpu.server.expect("the server runs in process") > 0.0,
+        "{cpu:?}"
+    );
+    assert!(cpu.generator > 0.0, "{cpu:?}");
 }

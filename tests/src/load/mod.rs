@@ -19,6 +19,7 @@
 
 pub mod args;
 pub mod binaries;
+pub mod cpu;
 pub mod driver;
 pub mod ledger;
 pub mod report;

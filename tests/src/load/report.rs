@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
+use super::cpu::CpuUse;
 use super::ledger::Verdict;
 use super::run::{PhaseReport, RunReport, SideReport};
 use super::scenario::Phase;
@@ -105,6 +106,32 @@ fn render_phase(out: &mut String, phase: &PhaseReport) {
     if let Some(raw) = &phase.raw {
         verdict_line(out, "raw", &raw.verdict);
     }
+    if let Some(raw) = &phase.raw {
+        cpu_line(out, "raw", raw);
+    }
+    cpu_line(out, "http", &phase.http);
+}
+
+/// Where the CPU went: cores per side, and microseconds per request (of every endpoint). From
+/// rates, so that a median report (median CPU, median rates) reads like one run.
+fn cpu_line(out: &mut String, side: &str, report: &SideReport) {
+    let Some(cpu) = report.cpu else {
+        return;
+    };
+    let cores = cpu.cores(report.elapsed);
+    let each = cores.per_request(report.rate());
+    let mut parts = Vec::new();
+    if let (Some(c), Some(e)) = (cores.server, each.server) {
+        parts.push(format!("server {c:.2} cores = {e:.1} µs/request"));
+    }
+    parts.push(format!(
+        "load generator {:.2} cores = {:.1} µs/request",
+        cores.generator, each.generator
+    ));
+    if let (Some(c), Some(e)) = (cores.redis, each.redis) {
+        parts.push(format!("redis {c:.2} cores = {e:.1} µs/request"));
+    }
+    let _ = writeln!(out, "cpu ({side}): {}", parts.join(", "));
 }
 
 fn row(out: &mut String, endpoint: Endpoint, side: &str, s: &Summary, ratio: &str) {
@@ -258,8 +285,19 @@ fn median_side(sides: &[&SideReport]) -> SideReport {
         })
         .collect();
     let verdicts: Vec<&Verdict> = sides.iter().map(|s| &s.verdict).collect();
+    let cpus: Vec<CpuUse> = sides.iter().filter_map(|s| s.cpu).collect();
+    let optional = |f: fn(&CpuUse) -> Option<f64>| {
+        let values: Vec<f64> = cpus.iter().filter_map(f).collect();
+        (!values.is_empty()).then(|| middle(values))
+    };
+    let cpu = (!cpus.is_empty()).then(|| CpuUse {
+        server: optional(|c| c.server),
+        generator: middle(cpus.iter().map(|c| c.generator).collect()),
+        redis: optional(|c| c.redis),
+    });
     SideReport {
         elapsed: sides[0].elapsed,
+        cpu,
         endpoints,
         verdict: Verdict {
             grants_checked: verdicts.iter().map(|v| v.grants_checked).sum(),
@@ -284,6 +322,9 @@ pub fn to_json(run: &RunReport) -> Value {
             "violations": s.verdict.violations,
             "grants_checked": s.verdict.grants_checked,
             "audits": s.verdict.audits,
+            "cpu_seconds": s.cpu.map(|c| json!({
+                "server": c.server, "load_generator": c.generator, "redis": c.redis,
+            })),
         })
     };
     json!({

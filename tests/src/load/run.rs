@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use super::cpu::{CpuMeter, CpuUse};
 use super::driver::{PhaseRun, run_phase};
 use super::ledger::{Ledger, Verdict, audit};
 use super::scenario::{Phase, Scenario};
@@ -36,12 +37,19 @@ pub struct SideReport {
     pub endpoints: Vec<Summary>,
     /// The invariant checks.
     pub verdict: Verdict,
+    /// CPU seconds each side of the machine spent on the phase, where it could be read.
+    pub cpu: Option<CpuUse>,
 }
 
 impl SideReport {
     /// The figures of `endpoint`.
     pub fn of(&self, endpoint: Endpoint) -> &Summary {
         &self.endpoints[endpoint as usize]
+    }
+
+    /// Requests per second of every endpoint together.
+    pub fn rate(&self) -> f64 {
+        self.endpoints.iter().map(|s| s.per_second).sum()
     }
 }
 
@@ -120,6 +128,7 @@ async fn run_on(target: &Target, options: &RunOptions) -> anyhow::Result<RunRepo
         Some(url) => Some(Baseline::connect(url, target).await?),
         None => None,
     };
+    let meter = CpuMeter::new(target.in_process(), options.baseline_redis.as_deref()).await;
     let mut phases = Vec::new();
     for &phase in &scenario.phases {
         let raw_side = match &raw {
@@ -131,6 +140,7 @@ async fn run_on(target: &Target, options: &RunOptions) -> anyhow::Result<RunRepo
                         baseline.api.clone(),
                         &clients,
                         options,
+                        &meter,
                         phase,
                         &seats,
                         source,
@@ -145,6 +155,7 @@ async fn run_on(target: &Target, options: &RunOptions) -> anyhow::Result<RunRepo
             http.clone(),
             &clients,
             options,
+            &meter,
             phase,
             &seats,
             target.holders(),
@@ -171,6 +182,7 @@ async fn side(
     api: Arc<Api>,
     clients: &[Client],
     options: &RunOptions,
+    meter: &CpuMeter,
     phase: Phase,
     seats: &[u32],
     (source, runtime): (HolderSource, tokio::runtime::Handle),
@@ -180,6 +192,7 @@ async fn side(
     let auditor = options
         .audit_every
         .map(|every| runtime.spawn(audit(source, ledger.clone(), every, stopped)));
+    let measuring = meter.start().await;
     let run = run_phase(
         api,
         clients,
@@ -188,6 +201,7 @@ async fn side(
         ledger.clone(),
     )
     .await;
+    let cpu = meter.stop(measuring).await;
     let _ = stop.send(true);
     if let Some(auditor) = auditor {
         auditor.await?;
@@ -200,6 +214,7 @@ async fn side(
             .map(|&e| stats.of(e).summary(elapsed))
             .collect(),
         verdict: ledger.verdict(),
+        cpu,
     })
 }
 

@@ -192,6 +192,11 @@ impl Target {
         }
     }
 
+    /// Whether the server runs in this process (its threads are then named `server`).
+    pub fn in_process(&self) -> bool {
+        self.local.is_some()
+    }
+
     /// Where the server-side audit reads holders, and the runtime it must run on.
     pub fn holders(&self) -> (HolderSource, Handle) {
         match self
