@@ -52,6 +52,42 @@ pub struct LeaseClaims {
     pub hbi: u64,
 }
 
+/// Claims and keys for the unit tests of the signer and the verifiers.
+#[cfg(all(test, feature = "server"))]
+pub(crate) mod fixtures {
+    use ed25519_dalek::SigningKey;
+
+    use super::LeaseClaims;
+    use super::signer::Ed25519Signer;
+    use super::verify::unix_now;
+
+    /// The issuer the fixtures' claims carry.
+    pub(crate) const ISSUER: &str = "coditect-licensing";
+
+    /// Claims of session `sid`, issued now, expiring `exp_in` seconds from now (negative: past).
+    pub(crate) fn claims(sid: &str, exp_in: i64) -> LeaseClaims {
+        let now = unix_now();
+        LeaseClaims {
+            iss: ISSUER.into(),
+            sub: "user".into(),
+            tenant: "tenant".into(),
+            license: "license".into(),
+            tier: "FREE".into(),
+            features: vec![],
+            sid: sid.into(),
+            fph: super::fingerprint_hash("0123456789abcdef"),
+            iat: now,
+            exp: now + exp_in,
+            hbi: 120,
+        }
+    }
+
+    /// A signer with a fresh key.
+    pub(crate) fn signer() -> Ed25519Signer {
+        Ed25519Signer::from_key(&SigningKey::generate(&mut rand::rngs::OsRng)).expect("signer")
+    }
+}
+
 /// The fingerprint hash a lease carries.
 pub fn fingerprint_hash(fingerprint: &str) -> String {
     hex_lower(&Sha256::digest(fingerprint.as_bytes()))

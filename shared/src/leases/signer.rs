@@ -162,27 +162,11 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     use super::*;
+    use crate::leases::fixtures::signer;
     use crate::leases::verify::LeaseError;
 
     fn claims(exp_in: i64) -> LeaseClaims {
-        let now = chrono::Utc::now().timestamp();
-        LeaseClaims {
-            iss: "coditect-licensing".into(),
-            sub: "user".into(),
-            tenant: "tenant".into(),
-            license: "license".into(),
-            tier: "FREE".into(),
-            features: vec![],
-            sid: "session".into(),
-            fph: crate::leases::fingerprint_hash("0123456789abcdef"),
-            iat: now,
-            exp: now + exp_in,
-            hbi: 120,
-        }
-    }
-
-    fn signer() -> Ed25519Signer {
-        Ed25519Signer::from_key(&SigningKey::generate(&mut rand::rngs::OsRng)).expect("signer")
+        crate::leases::fixtures::claims("session", exp_in)
     }
 
     #[tokio::test]

@@ -156,33 +156,9 @@ fn claims_of(token: &str) -> Result<LeaseClaims, LeaseError> {
 
 #[cfg(test)]
 mod tests {
-    use ed25519_dalek::SigningKey;
-
     use super::*;
+    use crate::leases::fixtures::{ISSUER, claims, signer};
     use crate::leases::signer::{Ed25519Signer, LeaseSigner};
-
-    const ISSUER: &str = "coditect-licensing";
-
-    fn claims(sid: &str, exp_in: i64) -> LeaseClaims {
-        let now = unix_now();
-        LeaseClaims {
-            iss: ISSUER.into(),
-            sub: "user".into(),
-            tenant: "tenant".into(),
-            license: "license".into(),
-            tier: "FREE".into(),
-            features: vec!["sync".into()],
-            sid: sid.into(),
-            fph: crate::leases::fingerprint_hash("0123456789abcdef"),
-            iat: now,
-            exp: now + exp_in,
-            hbi: 120,
-        }
-    }
-
-    fn signer() -> Ed25519Signer {
-        Ed25519Signer::from_key(&SigningKey::generate(&mut rand::rngs::OsRng)).expect("signer")
-    }
 
     fn leases_of(signer: &Ed25519Signer, generation: usize) -> VerifiedLeases {
         VerifiedLeases::with_generation(signer.verifier(ISSUER).expect("verifier"), generation)
