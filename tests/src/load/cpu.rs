@@ -6,6 +6,7 @@
 //! Thread times come from `/proc/self/task/*/stat` (Linux); elsewhere, or for a server in another
 //! process (`--url`), that part is left out rather than guessed.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Clock ticks per second of `/proc` times: the kernel's `USER_HZ`, 100 on every architecture this
@@ -13,12 +14,11 @@ use std::time::Duration;
 const USER_HZ: f64 = 100.0;
 
 /// Cumulative CPU seconds at one instant.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Sample {
-    /// Threads named `server`: the in-process server's runtime.
-    server: f64,
-    /// Every other thread of this process: the load generator.
-    generator: f64,
+    /// Per thread id: whether it is one of the server's (named `server`: its runtime and blocking
+    /// pool) and its CPU seconds so far.
+    threads: HashMap<u64, (bool, f64)>,
     /// Redis's user + system time, when a Redis was given and answered.
     redis: Option<f64>,
 }
@@ -71,24 +71,32 @@ impl CpuMeter {
     /// The CPU used since `running` started; `None` where `/proc` cannot be read.
     pub async fn stop(&self, running: Running) -> Option<CpuUse> {
         let (start, end) = (running.start?, self.sample().await?);
+        // Per thread, so that a thread ending meanwhile (an idle blocking-pool thread) takes only
+        // its own time away rather than making a total go negative; one born meanwhile counts whole.
+        let (mut server, mut generator) = (0.0, 0.0);
+        for (tid, (is_server, seconds)) in &end.threads {
+            let before = start.threads.get(tid).map_or(0.0, |(_, s)| *s);
+            let spent = (seconds - before).max(0.0);
+            if *is_server {
+                server += spent;
+            } else {
+                generator += spent;
+            }
+        }
         Some(CpuUse {
-            server: self.in_process.then_some(end.server - start.server),
-            generator: end.generator - start.generator,
+            server: self.in_process.then_some(server),
+            generator,
             redis: start.redis.zip(end.redis).map(|(a, b)| b - a),
         })
     }
 
     async fn sample(&self) -> Option<Sample> {
-        let (server, generator) = thread_times()?;
+        let threads = thread_times()?;
         let redis = match &self.redis {
             Some(conn) => redis_cpu(conn.clone()).await,
             None => None,
         };
-        Some(Sample {
-            server,
-            generator,
-            redis,
-        })
+        Some(Sample { threads, redis })
     }
 }
 
@@ -115,25 +123,21 @@ impl CpuUse {
     }
 }
 
-/// CPU seconds of this process's `server` threads and of the others, living threads only (a
-/// thread that ended since the start takes its time with it, which the phases' long-lived
-/// runtimes never do).
-fn thread_times() -> Option<(f64, f64)> {
-    let (mut server, mut generator) = (0.0, 0.0);
+/// Each living thread of this process: whether it is the server's, and its CPU seconds.
+fn thread_times() -> Option<HashMap<u64, (bool, f64)>> {
+    let mut threads = HashMap::new();
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
         let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
             continue;
         };
-        let Some((name, seconds)) = parse_stat(&stat) else {
-            continue;
-        };
-        if name == "server" {
-            server += seconds;
-        } else {
-            generator += seconds;
+        if let Some((name, seconds)) = parse_stat(&stat) {
+            threads.insert(tid, (name == "server", seconds));
         }
     }
-    Some((server, generator))
+    Some(threads)
 }
 
 /// The thread name and user + system seconds of a `/proc/<pid>/task/<tid>/stat` line.
@@ -182,16 +186,36 @@ mod tests {
         assert_eq!(parse_stat(line), Some(("a (b) c", 2.0)));
     }
 
-    #[test]
-    fn this_threads_time_is_found_and_grows_with_work() {
-        let (_, before) = thread_times().expect("/proc is readable");
+    fn spin(for_how_long: Duration) {
         let started = std::time::Instant::now();
         let mut x = 0u64;
-        while started.elapsed() < Duration::from_millis(300) {
+        while started.elapsed() < for_how_long {
             x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
         }
-        let (_, after) = thread_times().expect("/proc is readable");
-        assert!(after - before >= 0.1, "{before} → {after}");
+    }
+
+    #[tokio::test]
+    async fn a_phases_work_is_counted_and_a_thread_that_ends_meanwhile_takes_nothing_negative() {
+        // A busy thread that lives through the start and ends before the stop: its time vanishes
+        // from /proc, which must not make the figures negative.
+        let (spun, spun_rx) = std::sync::mpsc::channel();
+        let (end, end_rx) = std::sync::mpsc::channel::<()>();
+        let short_lived = std::thread::spawn(move || {
+            spin(Duration::from_millis(300));
+            let _ = spun.send(());
+            let _ = end_rx.recv();
+        });
+        spun_rx.recv().expect("the thread ran");
+        let meter = CpuMeter::new(false, None).await;
+        let running = meter.start().await;
+        end.send(()).expect("the thread waits");
+        short_lived.join().expect("joins");
+        spin(Duration::from_millis(300));
+
+        let used = meter.stop(running).await.expect("/proc is readable");
+
+        assert!(used.generator >= 0.1, "this thread's work counts: {used:?}");
+        assert_eq!(used.server, None, "no server in process was declared");
     }
 
     #[test]
