@@ -185,11 +185,12 @@ mod tests {
     #[tokio::test]
     async fn a_signed_lease_verifies_with_the_published_keys() {
         let signer = signer();
-        let token = signer.sign(&claims(60)).await.expect("signs");
+        let signed = claims(60);
+        let token = signer.sign(&signed).await.expect("signs");
         let jwks = serde_json::to_string(&signer.jwks()).expect("jwks serialises");
         let verifier =
             LeaseVerifier::from_jwks_json(&jwks, "coditect-licensing").expect("verifier");
-        assert_eq!(verifier.verify(&token).expect("verifies"), claims(60));
+        assert_eq!(verifier.verify(&token).expect("verifies"), signed);
     }
 
     /// Ed25519 signatures are deterministic (RFC 8032), so a lease signed with the kept key must be
