@@ -1,7 +1,8 @@
 //! Client SDK of the CODITECT floating-license service.
 //!
-//! [`LicenseClient`] speaks the HTTP API (acquire, heartbeat, release, the lease JWKS) and turns
-//! every problem+json answer into a [`ClientError::Refused`] carrying its stable `code`. Leases are
+//! [`LicenseClient`] speaks the HTTP API (acquire, heartbeat, release, the lease JWKS) in the wire
+//! types of `shared::api`, the very structs the servers answer with, and turns every problem+json
+//! answer into a [`ClientError::Refused`] carrying its [`ProblemDetails`] and stable [`ProblemCode`]. Leases are
 //! checked offline with [`shared::leases::verify::LeaseVerifier`], the very code the servers use.
 //!
 //! Offline grace: a caller that cannot reach the service (a [`ClientError::Unreachable`] or a 5xx)
@@ -10,8 +11,9 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde_json::Value;
+pub use shared::api::{
+    AcquireRequest, AcquireResponse, HeartbeatResponse, ProblemCode, ProblemDetails,
+};
 pub use shared::leases::LeaseClaims;
 pub use shared::leases::verify::{LeaseError, LeaseVerifier};
 
@@ -21,30 +23,36 @@ pub enum ClientError {
     /// The service could not be reached (offline grace applies).
     #[error("service unreachable: {0}")]
     Unreachable(String),
-    /// The service answered with a problem.
-    #[error("{status} {code}: {detail}")]
+    /// The service answered with an error status.
+    #[error("{status} {}", refusal_text(.problem.as_deref()))]
     Refused {
         /// HTTP status.
         status: u16,
-        /// Stable problem code (`seats_exhausted`, `session_not_found`, …).
-        code: String,
-        /// The sentence for a person.
-        detail: String,
+        /// The problem body; `None` when the answer was not problem+json (a proxy's error page).
+        problem: Option<Box<ProblemDetails>>,
         /// `Retry-After` in seconds, when the service sent one.
         retry_after: Option<u64>,
-        /// The whole problem body, for its extension members.
-        body: Value,
     },
     /// The service answered something that is not the documented shape.
     #[error("unexpected answer: {0}")]
     Protocol(String),
 }
 
+fn refusal_text(problem: Option<&ProblemDetails>) -> String {
+    match problem {
+        Some(problem) => format!("{}: {}", problem.code, problem.detail),
+        None => "without a problem body".to_owned(),
+    }
+}
+
 impl ClientError {
     /// The problem code of a refusal.
-    pub fn code(&self) -> Option<&str> {
+    pub fn code(&self) -> Option<ProblemCode> {
         match self {
-            Self::Refused { code, .. } => Some(code),
+            Self::Refused {
+                problem: Some(problem),
+                ..
+            } => Some(problem.code),
             _ => None,
         }
     }
@@ -57,33 +65,6 @@ impl ClientError {
             Self::Protocol(_) => false,
         }
     }
-}
-
-/// A granted seat.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Grant {
-    /// The session id.
-    pub session_id: String,
-    /// The signed lease: send it to heartbeat and release; verify it offline.
-    pub lease: String,
-    /// How often to heartbeat.
-    pub heartbeat_interval_seconds: u64,
-    /// When the seat frees without a heartbeat (RFC 3339).
-    pub expires_at: String,
-    /// Whether this is the seat this user already held on this machine.
-    #[serde(default)]
-    pub renewed: bool,
-    /// The license, as the service describes it.
-    pub license: Value,
-}
-
-/// A successful heartbeat.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Heartbeat {
-    /// New expiry (RFC 3339).
-    pub expires_at: String,
-    /// Seconds until then.
-    pub expires_in: i64,
 }
 
 /// A client of one service deployment.
@@ -118,12 +99,12 @@ impl LicenseClient {
         fingerprint: &str,
         hostname: &str,
         client_version: &str,
-    ) -> Result<Grant, ClientError> {
-        let body = serde_json::json!({
-            "fingerprint": fingerprint,
-            "hostname": hostname,
-            "client_version": client_version,
-        });
+    ) -> Result<AcquireResponse, ClientError> {
+        let body = AcquireRequest {
+            fingerprint: fingerprint.to_owned(),
+            hostname: hostname.to_owned(),
+            client_version: Some(client_version.to_owned()),
+        };
         let response = self
             .http
             .post(format!("{}/api/v1/licenses/acquire", self.base))
@@ -135,7 +116,7 @@ impl LicenseClient {
     }
 
     /// Keeps the seat of `lease` alive.
-    pub async fn heartbeat(&self, lease: &str) -> Result<Heartbeat, ClientError> {
+    pub async fn heartbeat(&self, lease: &str) -> Result<HeartbeatResponse, ClientError> {
         let response = self
             .http
             .put(format!("{}/api/v1/licenses/heartbeat", self.base))
@@ -187,19 +168,11 @@ async fn checked(
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    let text = |key: &str| {
-        body.get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let problem = response.json::<ProblemDetails>().await.ok().map(Box::new);
     Err(ClientError::Refused {
         status: status.as_u16(),
-        code: text("code"),
-        detail: text("detail"),
+        problem,
         retry_after,
-        body: body.clone(),
     })
 }
 

@@ -1,98 +1,18 @@
 //! The records of the product: tenants, their members, licenses, invitations and the audit trail.
 //!
 //! Enumerations are stored as upper-case text in both databases, so a row read by hand reads the
-//! same as the API shows it.
+//! same as the API shows it; they are defined once, in the wire contract ([`crate::api`]). Each
+//! record converts into its wire view (`From`), which leaves out what clients never see (Stripe
+//! ids).
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-/// Defines a text-backed enumeration with its wire and column spelling.
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
-        }
+use crate::api;
 
-        impl $name {
-            /// The spelling used in the database and on the wire.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text),+ }
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($text => Ok(Self::$variant),)+
-                    other => Err(format!("unknown {} {other:?}", stringify!($name))),
-                }
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(s: String) -> Result<Self, Self::Error> {
-                s.parse()
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-text_enum! {
-    /// What a member may do in their tenant.
-    Role {
-        /// Everything, including billing; a tenant always keeps at least one.
-        Owner = "OWNER",
-        /// Manages members and invitations, sees who holds seats.
-        Admin = "ADMIN",
-        /// Uses seats.
-        Member = "MEMBER",
-    }
-}
-
-impl Role {
-    /// Whether this role manages members, invitations and sees seat holders.
-    pub fn manages_members(self) -> bool {
-        matches!(self, Self::Owner | Self::Admin)
-    }
-}
-
-text_enum! {
-    /// The plan a license is on.
-    Tier {
-        /// The plan every new tenant starts on.
-        Free = "FREE",
-        /// Paid, individual.
-        Pro = "PRO",
-        /// Paid, per-seat for teams.
-        Team = "TEAM",
-        /// Negotiated.
-        Enterprise = "ENTERPRISE",
-    }
-}
-
-text_enum! {
-    /// Whether a license grants seats.
-    LicenseStatus {
-        /// Grants seats.
-        Active = "ACTIVE",
-        /// Temporarily grants none (unpaid invoice, abuse).
-        Suspended = "SUSPENDED",
-        /// Ended; grants none.
-        Canceled = "CANCELED",
-    }
-}
+pub use crate::api::{LicenseStatus, Role, Tier};
 
 /// An organisation: the unit that holds a license and whose data no other tenant sees.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -236,4 +156,85 @@ pub struct NewAuditEvent {
     pub occurred_at: DateTime<Utc>,
     /// Appending twice with the same key keeps one row: how the expiry drain stays idempotent.
     pub dedupe_key: Option<String>,
+}
+
+impl From<&Tenant> for api::TenantView {
+    fn from(tenant: &Tenant) -> Self {
+        Self {
+            id: tenant.id,
+            name: tenant.name.clone(),
+            created_at: tenant.created_at,
+        }
+    }
+}
+
+impl From<&User> for api::MemberView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id,
+            tenant_id: user.tenant_id,
+            firebase_uid: user.firebase_uid.clone(),
+            email: user.email.clone(),
+            display_name: user.display_name.clone(),
+            role: user.role,
+            created_at: user.created_at,
+        }
+    }
+}
+
+impl License {
+    /// The seat count as the wire carries it (the column is a signed integer; a negative count
+    /// grants nothing).
+    pub fn seats(&self) -> u32 {
+        u32::try_from(self.max_seats).unwrap_or(0)
+    }
+}
+
+impl From<&License> for api::LicenseView {
+    fn from(license: &License) -> Self {
+        Self {
+            id: license.id,
+            tenant_id: license.tenant_id,
+            tier: license.tier,
+            max_seats: license.seats(),
+            features: license.features.0.clone(),
+            status: license.status,
+            expires_at: license.expires_at,
+            updated_at: license.updated_at,
+        }
+    }
+}
+
+impl Invitation {
+    /// The wire view, with whether it is still pending at `now`.
+    pub fn view(&self, now: DateTime<Utc>) -> api::InvitationView {
+        api::InvitationView {
+            id: self.id,
+            tenant_id: self.tenant_id,
+            email: self.email.clone(),
+            role: self.role,
+            invited_by: self.invited_by,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            accepted_at: self.accepted_at,
+            revoked_at: self.revoked_at,
+            pending: self.is_pending(now),
+        }
+    }
+}
+
+impl From<AuditEvent> for api::AuditEventView {
+    fn from(event: AuditEvent) -> Self {
+        Self {
+            id: event.id,
+            tenant_id: event.tenant_id,
+            license_id: event.license_id,
+            user_id: event.user_id,
+            action: event.action,
+            session_id: event.session_id,
+            detail: event.detail.0,
+            request_id: event.request_id,
+            occurred_at: event.occurred_at,
+        }
+    }
 }

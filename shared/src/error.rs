@@ -6,12 +6,10 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
 
+pub use crate::api::problem::PROBLEM_JSON;
+use crate::api::{ProblemCode, ProblemDetails};
 use crate::telemetry;
-
-/// Media type of every error body.
-pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// A failure of a request, as the client will see it.
 #[derive(Debug, thiserror::Error)]
@@ -64,31 +62,26 @@ pub enum ApiError {
 pub struct Problem {
     /// HTTP status.
     pub status: StatusCode,
-    /// Stable machine code.
-    pub code: &'static str,
-    /// One sentence for a person.
-    pub detail: String,
-    /// Extra members merged into the body (seat counts, holders…).
-    pub extensions: Map<String, Value>,
+    /// The body: code, sentence and the extension members of that code (seat counts, holders…).
+    /// `request_id` is filled in when the response is rendered.
+    pub body: ProblemDetails,
     /// `Retry-After` in seconds, when waiting helps.
     pub retry_after: Option<u64>,
 }
 
 impl Problem {
     /// A refusal with no extension members.
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ProblemCode, detail: impl Into<String>) -> Self {
         Self {
             status,
-            code,
-            detail: detail.into(),
-            extensions: Map::new(),
+            body: ProblemDetails::new(status.as_u16(), title(status), code, detail),
             retry_after: None,
         }
     }
 
-    /// Adds an extension member.
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.extensions.insert(key.to_owned(), value.into());
+    /// Sets extension members of the body.
+    pub fn with(mut self, extend: impl FnOnce(&mut ProblemDetails)) -> Self {
+        extend(&mut self.body);
         self
     }
 
@@ -134,21 +127,21 @@ impl ApiError {
     }
 
     /// The stable machine code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ProblemCode {
         match self {
-            Self::InvalidToken(_) => "invalid_token",
-            Self::Forbidden(_) => "forbidden",
-            Self::NotFound(_) => "not_found",
-            Self::Validation(_) => "validation_failed",
-            Self::MalformedJson(_) => "malformed_json",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::Conflict(_) => "conflict",
-            Self::Problem(p) => p.code,
-            Self::Timeout => "timeout",
-            Self::Unavailable(_) => "unavailable",
-            Self::Internal(_) => "internal",
+            Self::InvalidToken(_) => ProblemCode::InvalidToken,
+            Self::Forbidden(_) => ProblemCode::Forbidden,
+            Self::NotFound(_) => ProblemCode::NotFound,
+            Self::Validation(_) => ProblemCode::ValidationFailed,
+            Self::MalformedJson(_) => ProblemCode::MalformedJson,
+            Self::UnsupportedMediaType => ProblemCode::UnsupportedMediaType,
+            Self::PayloadTooLarge => ProblemCode::PayloadTooLarge,
+            Self::MethodNotAllowed => ProblemCode::MethodNotAllowed,
+            Self::Conflict(_) => ProblemCode::Conflict,
+            Self::Problem(p) => p.body.code,
+            Self::Timeout => ProblemCode::Timeout,
+            Self::Unavailable(_) => ProblemCode::Unavailable,
+            Self::Internal(_) => ProblemCode::Internal,
         }
     }
 
@@ -163,7 +156,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "Send the body as application/json.".into(),
             Self::PayloadTooLarge => "The request body is larger than this service accepts.".into(),
             Self::MethodNotAllowed => "This path does not accept that method.".into(),
-            Self::Problem(p) => p.detail.clone(),
+            Self::Problem(p) => p.body.detail.clone(),
             Self::Timeout => "The request took too long; retry it.".into(),
             Self::Unavailable(_) => {
                 "A backend this service needs is not answering; retry shortly.".into()
@@ -178,32 +171,39 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let code = self.code();
-        let mut body = json!({
-            "type": format!("urn:coditect:problem:{code}"),
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-            "code": code,
-            "detail": self.public_detail(),
-        });
-        if let Some(request_id) = telemetry::current_request_id() {
-            body["request_id"] = Value::String(request_id);
-        }
-        let mut retry_after = None;
-        if let Self::Problem(problem) = &self
-            && let Value::Object(members) = &mut body
-        {
-            members.extend(problem.extensions.clone());
-            retry_after = problem.retry_after;
-        }
+        let (mut body, mut retry_after) = match &self {
+            Self::Problem(problem) => (problem.body.clone(), problem.retry_after),
+            other => (
+                ProblemDetails::new(
+                    status.as_u16(),
+                    title(status),
+                    other.code(),
+                    other.public_detail(),
+                ),
+                None,
+            ),
+        };
+        body.request_id = telemetry::current_request_id();
         if matches!(self, Self::Unavailable(_) | Self::Timeout) {
             retry_after = Some(1);
         }
-        let mut response = (status, body.to_string()).into_response();
+        let mut response = problem_response(status, &body);
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        // RFC 6750 §3: a 401 names the scheme it wants and why the token was refused.
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = match body.code {
+                ProblemCode::LeaseExpired => {
+                    r#"Bearer realm="coditect", error="invalid_token", error_description="the lease has passed its offline grace""#
+                }
+                _ => r#"Bearer realm="coditect", error="invalid_token""#,
+            };
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         // Everything below 500 is the client's doing and already visible in the access log line;
         // the cause of a 5xx must reach the log without reaching the response.
@@ -216,6 +216,21 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// A problem body as a response with its status and media type.
+pub fn problem_response(status: StatusCode, body: &ProblemDetails) -> Response {
+    let json = serde_json::to_string(body).unwrap_or_default();
+    let mut response = (status, json).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}
+
+/// The `title` of a problem: the status's reason phrase.
+fn title(status: StatusCode) -> &'static str {
+    status.canonical_reason().unwrap_or("Error")
 }
 
 impl From<crate::store::StoreError> for ApiError {

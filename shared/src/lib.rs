@@ -1,11 +1,14 @@
 //! The common core of every CODITECT licensing service.
 //!
 //! Each Cloud Run function (`functions/<name>`) is a thin crate that builds a router from the pieces
-//! here; the client SDK links this crate without its default `server` feature and gets only the lease
-//! verification, so the server and the CLI check a lease with the same code.
+//! here; the client SDK links this crate without its default `server` feature and gets only the wire
+//! contract and the lease verification, so the server and the CLI speak the same types and check a
+//! lease with the same code.
 //!
 //! # Layout
 //!
+//! - [`api`]: the wire contract: every request, response and problem body, the problem codes, and
+//!   the OpenAPI document generated from them.
 //! - [`config`]: typed configuration read once from the environment.
 //! - [`error`]: the one error type, rendered as RFC 9457 problem+json with a stable `code`.
 //! - [`telemetry`]: JSON logs in Cloud Logging's format, request ids and trace ids.
@@ -17,6 +20,7 @@
 //! - [`identity`]: verifying Identity Platform ID tokens (and the emulator's) into a caller.
 //! - [`backends`]: turning configuration into connected stores, signers and verifiers.
 
+pub mod api;
 #[cfg(feature = "server")]
 pub mod backends;
 #[cfg(feature = "server")]

@@ -16,7 +16,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use chrono::{DateTime, TimeZone, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
+use shared::api::{AcquireResponse, LicenseSummary, ProblemCode, SeatHolder};
 use shared::config::Config;
 use shared::domain::{License, LicenseStatus, NewAuditEvent, User};
 use shared::error::{ApiError, ApiResult, Problem};
@@ -29,7 +30,7 @@ use shared::serving::{Json, Readiness, service_router};
 use shared::store::Store;
 
 pub use license_cache::LicenseCache;
-use request::AcquireRequest;
+use shared::api::AcquireRequest;
 
 /// What acquire needs.
 #[derive(Clone)]
@@ -68,9 +69,9 @@ async fn acquire(
     State(state): State<AcquireState>,
     headers: HeaderMap,
     Json(body): Json<AcquireRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AcquireResponse>> {
     let caller = state.identity.verify(bearer_token(&headers)?).await?;
-    let body = body.validated()?;
+    let body = request::validated(body)?;
     let (user, license) = state
         .licenses
         .lookup(state.store.as_ref(), &caller.uid)
@@ -82,7 +83,7 @@ async fn acquire(
     }
     let request = SeatRequest {
         license_id: license.id,
-        max_seats: u32::try_from(license.max_seats).unwrap_or(0),
+        max_seats: license.seats(),
         ttl: state.config.seat_ttl,
         session: SessionData::new(
             user.tenant_id,
@@ -103,22 +104,22 @@ async fn acquire(
                 sign_lease(&state, &user, &license, &session_id, &body.fingerprint, now).await?;
             let expires_at = from_ms(expires_at_ms);
             tracing::info!(license = %license.id, session = %session_id, renewed, in_use, "seat granted");
-            Ok(Json(json!({
-                "session_id": session_id,
-                "lease": lease,
-                "heartbeat_interval_seconds": state.config.heartbeat_interval.as_secs(),
-                "expires_at": expires_at,
-                "expires_in": (expires_at - now).num_seconds().max(0),
-                "renewed": renewed,
-                "license": {
-                    "id": license.id,
-                    "tier": license.tier,
-                    "max_seats": license.max_seats,
-                    "seats_in_use": in_use,
-                    "features": license.features,
-                    "expires_at": license.expires_at,
+            Ok(Json(AcquireResponse {
+                session_id,
+                lease,
+                heartbeat_interval_seconds: state.config.heartbeat_interval.as_secs(),
+                expires_at,
+                expires_in: seconds_until(expires_at, now),
+                renewed,
+                license: LicenseSummary {
+                    id: license.id,
+                    tier: license.tier,
+                    max_seats: license.seats(),
+                    seats_in_use: in_use,
+                    features: license.features.0.clone(),
+                    expires_at: license.expires_at,
                 },
-            })))
+            }))
         }
         Acquired::Full {
             in_use,
@@ -133,21 +134,21 @@ fn license_refusal(license: &License, now: DateTime<Utc>) -> Option<Problem> {
     match license.status {
         LicenseStatus::Suspended => Some(Problem::new(
             forbidden,
-            "license_suspended",
+            ProblemCode::LicenseSuspended,
             "Your organisation's license is suspended; ask an owner to check billing.",
         )),
         LicenseStatus::Canceled => Some(Problem::new(
             forbidden,
-            "license_canceled",
+            ProblemCode::LicenseCanceled,
             "Your organisation's license was canceled; an owner can subscribe again.",
         )),
         LicenseStatus::Active if license.expired_at(now) => Some(
             Problem::new(
                 forbidden,
-                "license_expired",
+                ProblemCode::LicenseExpired,
                 "Your organisation's license has expired; ask an owner to renew it.",
             )
-            .with("expired_at", json!(license.expires_at)),
+            .with(|body| body.expired_at = license.expires_at),
         ),
         LicenseStatus::Active => None,
     }
@@ -199,7 +200,7 @@ async fn seats_exhausted(
     let wait = ((next_free - now).num_milliseconds().max(1) as u64).div_ceil(1000);
     let mut problem = Problem::new(
         StatusCode::CONFLICT,
-        "seats_exhausted",
+        ProblemCode::SeatsExhausted,
         format!(
             "All {} seats of your organisation's license are in use. The next seat frees by {} \
              unless its holder is still working; close the CLI on another machine or ask an owner \
@@ -208,37 +209,39 @@ async fn seats_exhausted(
             next_free.to_rfc3339()
         ),
     )
-    .with("max_seats", license.max_seats)
-    .with("seats_in_use", in_use)
-    .with("next_seat_frees_at", json!(next_free))
+    .with(|body| {
+        body.max_seats = Some(license.seats());
+        body.seats_in_use = Some(in_use);
+        body.next_seat_frees_at = Some(next_free);
+    })
     .retry_after(wait);
     if user.role.manages_members() {
         match holders(state, license).await {
-            Ok(holders) => problem = problem.with("holders", holders),
+            Ok(holders) => problem = problem.with(|body| body.holders = Some(holders)),
             Err(e) => tracing::warn!(error = %e, "could not list seat holders for a denial"),
         }
     }
     problem.into()
 }
 
-async fn holders(state: &AcquireState, license: &License) -> anyhow::Result<Value> {
+async fn holders(state: &AcquireState, license: &License) -> anyhow::Result<Vec<SeatHolder>> {
     let members = state.store.members(license.tenant_id).await?;
-    let holders: Vec<Value> = state
+    let holders = state
         .seats
         .holders(license.id)
         .await?
         .into_iter()
         .map(|h| {
             let who = members.iter().find(|m| m.id == h.data.user);
-            json!({
-                "user_id": h.data.user,
-                "email": who.and_then(|m| m.email.clone()),
-                "hostname": h.data.hostname,
-                "expires_at": from_ms(h.expires_at_ms),
-            })
+            SeatHolder {
+                user_id: h.data.user,
+                email: who.and_then(|m| m.email.clone()),
+                hostname: h.data.hostname,
+                expires_at: from_ms(h.expires_at_ms),
+            }
         })
         .collect();
-    Ok(Value::Array(holders))
+    Ok(holders)
 }
 
 /// Records a license-level refusal. Such refusals never reach the seat store, so they are written
@@ -256,7 +259,7 @@ async fn audit_refusal(
         user_id: Some(user.id),
         action: "seat.denied".into(),
         session_id: None,
-        detail: json!({"reason": refusal.code, "hostname": hostname}),
+        detail: json!({"reason": refusal.body.code, "hostname": hostname}),
         request_id: shared::telemetry::current_request_id(),
         occurred_at: Utc::now(),
         dedupe_key: None,
@@ -264,6 +267,11 @@ async fn audit_refusal(
     if let Err(e) = state.store.append_audit(std::slice::from_ref(&event)).await {
         tracing::error!(error = %e, ?event, "could not record a seat denial in the audit trail");
     }
+}
+
+/// Whole seconds from `now` until `at`, zero when it has passed.
+fn seconds_until(at: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    u64::try_from((at - now).num_seconds()).unwrap_or(0)
 }
 
 fn from_ms(ms: i64) -> DateTime<Utc> {

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
+use shared::api::ProblemCode;
 use shared::domain::{License, User};
 use shared::error::{ApiError, Problem};
 use shared::store::Store;
@@ -41,7 +42,11 @@ impl LicenseCache {
             return Ok((user.clone(), license.clone()));
         }
         let no_license = |detail: &str| {
-            ApiError::from(Problem::new(StatusCode::FORBIDDEN, "no_license", detail))
+            ApiError::from(Problem::new(
+                StatusCode::FORBIDDEN,
+                ProblemCode::NoLicense,
+                detail,
+            ))
         };
         let user = store.user_by_uid(uid).await?.ok_or_else(|| {
             no_license("You are not a member of an organisation yet: register first (POST /api/v1/register), or ask an owner to invite your email.")

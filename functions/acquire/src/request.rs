@@ -1,49 +1,53 @@
-//! The acquire request body and its validation.
+//! Validation of the acquire request body ([`AcquireRequest`], defined in the wire contract).
 
-use serde::Deserialize;
+use shared::api::AcquireRequest;
 use shared::error::ApiError;
 
-/// `{"fingerprint": "<hex>", "hostname": "…", "client_version": "…"}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AcquireRequest {
-    /// A stable id of the machine, hex (the client hashes machine-uid and more).
-    pub(crate) fingerprint: String,
-    /// The machine's name, shown to admins.
-    pub(crate) hostname: String,
-    /// The CLI's version.
-    #[serde(default)]
-    pub(crate) client_version: Option<String>,
+/// The request with its fields checked and normalised; a `validation_failed` naming the field
+/// otherwise. A fingerprint is 16 to 128 hex digits, optionally after a version prefix (`v1:`);
+/// it is compared lower-cased.
+pub(crate) fn validated(mut request: AcquireRequest) -> Result<AcquireRequest, ApiError> {
+    request.fingerprint = request.fingerprint.trim().to_ascii_lowercase();
+    if !plausible_fingerprint(&request.fingerprint) {
+        return Err(ApiError::Validation(
+            "fingerprint must be 16 to 128 hexadecimal characters, optionally after a version \
+             prefix such as `v1:`"
+                .into(),
+        ));
+    }
+    request.hostname = request.hostname.trim().to_owned();
+    if request.hostname.is_empty()
+        || request.hostname.len() > 255
+        || request.hostname.chars().any(char::is_control)
+    {
+        return Err(ApiError::Validation(
+            "hostname must be 1 to 255 printable characters".into(),
+        ));
+    }
+    if let Some(version) = &request.client_version
+        && (version.len() > 64 || version.chars().any(char::is_control))
+    {
+        return Err(ApiError::Validation(
+            "client_version must be at most 64 printable characters".into(),
+        ));
+    }
+    Ok(request)
 }
 
-impl AcquireRequest {
-    /// The request with its fields checked; a `validation_failed` naming the field otherwise.
-    pub(crate) fn validated(mut self) -> Result<Self, ApiError> {
-        self.fingerprint = self.fingerprint.trim().to_ascii_lowercase();
-        let fp = &self.fingerprint;
-        if !(16..=128).contains(&fp.len()) || !fp.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ApiError::Validation(
-                "fingerprint must be 16 to 128 hexadecimal characters".into(),
-            ));
-        }
-        self.hostname = self.hostname.trim().to_owned();
-        if self.hostname.is_empty()
-            || self.hostname.len() > 255
-            || self.hostname.chars().any(char::is_control)
+/// `[v<digit>:]<16..=128 hex>`.
+fn plausible_fingerprint(fingerprint: &str) -> bool {
+    let hex = match fingerprint.split_once(':') {
+        Some((version, rest))
+            if version.len() == 2
+                && version.starts_with('v')
+                && version.as_bytes()[1].is_ascii_digit() =>
         {
-            return Err(ApiError::Validation(
-                "hostname must be 1 to 255 printable characters".into(),
-            ));
+            rest
         }
-        if let Some(version) = &self.client_version
-            && (version.len() > 64 || version.chars().any(char::is_control))
-        {
-            return Err(ApiError::Validation(
-                "client_version must be at most 64 printable characters".into(),
-            ));
-        }
-        Ok(self)
-    }
+        Some(_) => return false,
+        None => fingerprint,
+    };
+    (16..=128).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]
@@ -60,18 +64,25 @@ mod tests {
 
     #[test]
     fn a_hex_fingerprint_and_a_hostname_pass_normalised() {
-        let ok = request("ABCDEF0123456789", " dev-box ")
-            .validated()
-            .expect("valid");
+        let ok = validated(request("ABCDEF0123456789", " dev-box ")).expect("valid");
         assert_eq!(ok.fingerprint, "abcdef0123456789");
         assert_eq!(ok.hostname, "dev-box");
     }
 
     #[test]
+    fn a_versioned_fingerprint_passes() {
+        let ok = validated(request("V1:ABCDEF0123456789", "h")).expect("valid");
+        assert_eq!(ok.fingerprint, "v1:abcdef0123456789");
+    }
+
+    #[test]
     fn short_or_non_hex_fingerprints_and_empty_hostnames_are_refused() {
-        assert!(request("abc", "h").validated().is_err());
-        assert!(request("zzzzzzzzzzzzzzzz", "h").validated().is_err());
-        assert!(request("0123456789abcdef", "  ").validated().is_err());
-        assert!(request("0123456789abcdef", "a\nb").validated().is_err());
+        assert!(validated(request("abc", "h")).is_err());
+        assert!(validated(request("zzzzzzzzzzzzzzzz", "h")).is_err());
+        assert!(validated(request("v1:abc", "h")).is_err());
+        assert!(validated(request("x1:0123456789abcdef", "h")).is_err());
+        assert!(validated(request(":0123456789abcdef", "h")).is_err());
+        assert!(validated(request("0123456789abcdef", "  ")).is_err());
+        assert!(validated(request("0123456789abcdef", "a\nb")).is_err());
     }
 }

@@ -3,8 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{Duration, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use shared::api::{MeResponse, RegisterRequest, RegisterResponse};
 use shared::error::{ApiError, ApiResult};
 use shared::serving::Json;
 use shared::store::{LicensePlan, Registration, RegistrationOutcome};
@@ -12,22 +11,13 @@ use shared::store::{LicensePlan, Registration, RegistrationOutcome};
 use crate::AdminState;
 use crate::access::{caller, membership};
 
-/// The optional register body.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RegisterRequest {
-    /// Name of the organisation to create (ignored when joining by invitation or already a member).
-    #[serde(default)]
-    tenant_name: Option<String>,
-}
-
 /// Turns the signed-in caller into a member: 201 when this call created the tenant or joined an
 /// invitation, 200 when they were already a member.
 pub(crate) async fn register(
     State(state): State<AdminState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RegisterResponse>)> {
     let caller = caller(&state, &headers).await?;
     // The body is optional: an empty one means "name the organisation for me".
     let body: RegisterRequest = if body.iter().all(u8::is_ascii_whitespace) {
@@ -78,12 +68,12 @@ pub(crate) async fn register(
     let joined = registered.outcome == RegistrationOutcome::JoinedByInvitation;
     Ok((
         status,
-        Json(json!({
-            "tenant": registered.tenant,
-            "user": registered.user,
-            "license": registered.license,
-            "joined_by_invitation": joined,
-        })),
+        Json(RegisterResponse {
+            tenant: (&registered.tenant).into(),
+            user: (&registered.user).into(),
+            license: (&registered.license).into(),
+            joined_by_invitation: joined,
+        }),
     ))
 }
 
@@ -107,21 +97,25 @@ fn default_tenant_name(email: Option<&str>, name: Option<&str>) -> String {
 pub(crate) async fn me(
     State(state): State<AdminState>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MeResponse>> {
     let user = membership(&state, &headers).await?;
-    let tenant = state.store.tenant(user.tenant_id).await?;
+    let tenant = state
+        .store
+        .tenant(user.tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Your organisation no longer exists.".into()))?;
     let license = state.store.license_of_tenant(user.tenant_id).await?;
     let seats_in_use = match &license {
         Some(license) => state.seats.holders(license.id).await?.len(),
         None => 0,
     };
-    Ok(Json(json!({
-        "user": user,
-        "role": user.role,
-        "tenant": tenant,
-        "license": license,
-        "seats_in_use": seats_in_use,
-    })))
+    Ok(Json(MeResponse {
+        user: (&user).into(),
+        role: user.role,
+        tenant: (&tenant).into(),
+        license: license.as_ref().map(Into::into),
+        seats_in_use: u32::try_from(seats_in_use).unwrap_or(u32::MAX),
+    }))
 }
 
 #[cfg(test)]

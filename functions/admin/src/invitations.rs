@@ -1,53 +1,29 @@
 //! `/api/v1/tenants/{tenant_id}/invitations`: invite an email, list, revoke.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{Duration, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use shared::domain::Role;
+use shared::api::{InvitationRequest, InvitationResponse, InvitationsResponse};
 use shared::error::{ApiError, ApiResult};
-use shared::serving::Json;
+use shared::serving::{Json, Path};
 use shared::store::NewInvitation;
 use uuid::Uuid;
 
 use crate::AdminState;
 use crate::access::{manager_of, may_assign};
 
-/// `{"email": "…", "role": "MEMBER"}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct InvitationRequest {
-    email: String,
-    #[serde(default = "member")]
-    role: Role,
-}
-
-fn member() -> Role {
-    Role::Member
-}
-
 /// The tenant's invitations (owners and admins).
 pub(crate) async fn list(
     State(state): State<AdminState>,
     headers: HeaderMap,
     Path(tenant_id): Path<Uuid>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InvitationsResponse>> {
     manager_of(&state, &headers, tenant_id).await?;
     let now = Utc::now();
-    let invitations: Vec<Value> = state
-        .store
-        .invitations(tenant_id)
-        .await?
-        .into_iter()
-        .map(|i| {
-            let pending = i.is_pending(now);
-            let mut value = json!(i);
-            value["pending"] = pending.into();
-            value
-        })
-        .collect();
-    Ok(Json(json!({ "invitations": invitations })))
+    let invitations = state.store.invitations(tenant_id).await?;
+    Ok(Json(InvitationsResponse {
+        invitations: invitations.iter().map(|i| i.view(now)).collect(),
+    }))
 }
 
 /// Invites an email; whoever signs in with that email, verified, joins at registration.
@@ -56,7 +32,7 @@ pub(crate) async fn create(
     headers: HeaderMap,
     Path(tenant_id): Path<Uuid>,
     Json(request): Json<InvitationRequest>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<InvitationResponse>)> {
     let actor = manager_of(&state, &headers, tenant_id).await?;
     may_assign(&actor, request.role)?;
     let email = request.email.trim().to_lowercase();
@@ -78,7 +54,9 @@ pub(crate) async fn create(
     tracing::info!(%tenant_id, invitation = %invitation.id, by = %actor.id, "invitation created");
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "invitation": invitation })),
+        Json(InvitationResponse {
+            invitation: invitation.view(now),
+        }),
     ))
 }
 

@@ -1,13 +1,13 @@
 //! `/api/v1/tenants/{tenant_id}/license`, `…/sessions` and `…/audit`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{TimeZone, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use shared::api::{AuditResponse, LicenseResponse, SessionView, SessionsResponse};
 use shared::domain::License;
 use shared::error::{ApiError, ApiResult};
-use shared::serving::Json;
+use shared::serving::{Json, Path, Query};
 use uuid::Uuid;
 
 use crate::AdminState;
@@ -26,11 +26,14 @@ pub(crate) async fn show(
     State(state): State<AdminState>,
     headers: HeaderMap,
     Path(tenant_id): Path<Uuid>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LicenseResponse>> {
     member_of(&state, &headers, tenant_id).await?;
     let license = license_of(&state, tenant_id).await?;
     let in_use = state.seats.holders(license.id).await?.len();
-    Ok(Json(json!({ "license": license, "seats_in_use": in_use })))
+    Ok(Json(LicenseResponse {
+        license: (&license).into(),
+        seats_in_use: u32::try_from(in_use).unwrap_or(u32::MAX),
+    }))
 }
 
 /// The live sessions: who holds a seat on which machine (owners and admins).
@@ -38,27 +41,29 @@ pub(crate) async fn sessions(
     State(state): State<AdminState>,
     headers: HeaderMap,
     Path(tenant_id): Path<Uuid>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SessionsResponse>> {
     manager_of(&state, &headers, tenant_id).await?;
     let license = license_of(&state, tenant_id).await?;
-    let sessions: Vec<Value> = state
+    let sessions = state
         .seats
         .holders(license.id)
         .await?
         .into_iter()
-        .map(|h| {
-            json!({
-                "session_id": h.session_id,
-                "user_id": h.data.user,
-                "hostname": h.data.hostname,
-                "client_version": h.data.client_version,
-                "expires_at": Utc.timestamp_millis_opt(h.expires_at_ms).single(),
-            })
+        .map(|h| SessionView {
+            session_id: h.session_id,
+            user_id: h.data.user,
+            hostname: h.data.hostname,
+            client_version: h.data.client_version,
+            expires_at: Utc
+                .timestamp_millis_opt(h.expires_at_ms)
+                .single()
+                .unwrap_or_else(Utc::now),
         })
         .collect();
-    Ok(Json(
-        json!({ "sessions": sessions, "max_seats": license.max_seats }),
-    ))
+    Ok(Json(SessionsResponse {
+        sessions,
+        max_seats: license.seats(),
+    }))
 }
 
 /// Ends a session (owners and admins): frees a seat held by a machine that is gone.
@@ -90,9 +95,11 @@ pub(crate) async fn audit(
     headers: HeaderMap,
     Path(tenant_id): Path<Uuid>,
     Query(query): Query<AuditQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditResponse>> {
     manager_of(&state, &headers, tenant_id).await?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let events = state.store.audit_events(tenant_id, limit).await?;
-    Ok(Json(json!({ "events": events })))
+    Ok(Json(AuditResponse {
+        events: events.into_iter().map(Into::into).collect(),
+    }))
 }

@@ -1,12 +1,11 @@
 //! `/api/v1/tenants/{tenant_id}/members`: list, change role, remove.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use shared::domain::{Role, User};
+use shared::api::{MemberResponse, MembersResponse, RoleChange};
+use shared::domain::User;
 use shared::error::{ApiError, ApiResult};
-use shared::serving::Json;
+use shared::serving::{Json, Path};
 use uuid::Uuid;
 
 use crate::AdminState;
@@ -17,10 +16,12 @@ pub(crate) async fn list(
     State(state): State<AdminState>,
     headers: HeaderMap,
     Path(tenant_id): Path<Uuid>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MembersResponse>> {
     member_of(&state, &headers, tenant_id).await?;
     let members = state.store.members(tenant_id).await?;
-    Ok(Json(json!({ "members": members })))
+    Ok(Json(MembersResponse {
+        members: members.iter().map(Into::into).collect(),
+    }))
 }
 
 /// A member of the tenant, or `not_found`.
@@ -32,13 +33,6 @@ async fn member(state: &AdminState, tenant_id: Uuid, user_id: Uuid) -> ApiResult
         .ok_or_else(|| ApiError::NotFound("No such member.".into()))
 }
 
-/// `{"role": "ADMIN"}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RoleChange {
-    role: Role,
-}
-
 /// Changes a member's role (owners and admins; only owners grant or revoke ownership; the last
 /// owner stays an owner).
 pub(crate) async fn change_role(
@@ -46,7 +40,7 @@ pub(crate) async fn change_role(
     headers: HeaderMap,
     Path((tenant_id, user_id)): Path<(Uuid, Uuid)>,
     Json(change): Json<RoleChange>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MemberResponse>> {
     let actor = manager_of(&state, &headers, tenant_id).await?;
     may_assign(&actor, change.role)?;
     let target = member(&state, tenant_id, user_id).await?;
@@ -56,7 +50,9 @@ pub(crate) async fn change_role(
         .change_role(tenant_id, user_id, change.role)
         .await?;
     tracing::info!(%tenant_id, %user_id, role = %change.role, by = %actor.id, "role changed");
-    Ok(Json(json!({ "member": user })))
+    Ok(Json(MemberResponse {
+        member: (&user).into(),
+    }))
 }
 
 /// Removes a member and releases every seat they hold.

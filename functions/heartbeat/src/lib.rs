@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::put;
 use axum::{Extension, Router};
 use chrono::{TimeZone, Utc};
-use serde_json::{Value, json};
+use shared::api::{HeartbeatResponse, ProblemCode};
 use shared::config::Config;
 use shared::error::{ApiResult, Problem};
 use shared::leases::verified::VerifiedLeases;
@@ -48,7 +48,7 @@ pub fn router(state: HeartbeatState, config: &Config) -> Router {
 async fn heartbeat(
     State(state): State<HeartbeatState>,
     headers: HeaderMap,
-) -> ApiResult<(Extension<Routine>, Json<Value>)> {
+) -> ApiResult<(Extension<Routine>, Json<HeartbeatResponse>)> {
     let (claims, license) = lease_claims(&state.leases, &headers, Expiry::Enforce)?;
     let Some(expires_ms) = state
         .seats
@@ -57,18 +57,18 @@ async fn heartbeat(
     else {
         return Err(Problem::new(
             StatusCode::NOT_FOUND,
-            "session_not_found",
+            ProblemCode::SessionNotFound,
             "This seat has expired or was released; acquire a seat again.",
         )
         .into());
     };
     let now = Utc::now();
     let expires_at = Utc.timestamp_millis_opt(expires_ms).single().unwrap_or(now);
-    let body = json!({
-        "session_id": claims.sid,
-        "expires_at": expires_at,
-        "expires_in": (expires_at - now).num_seconds().max(0),
-    });
+    let body = HeartbeatResponse {
+        session_id: claims.sid,
+        expires_at,
+        expires_in: u64::try_from((expires_at - now).num_seconds()).unwrap_or(0),
+    };
     // Logged at debug when it succeeds: the most frequent request of all, and the least telling.
     Ok((Extension(Routine), Json(body)))
 }

@@ -17,7 +17,7 @@ use crate::store::Store;
 const BATCH: usize = 500;
 
 /// What one cleanup run did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CleanupReport {
     /// Pools looked at.
     pub pools: u32,

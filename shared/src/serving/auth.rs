@@ -50,7 +50,7 @@ pub fn lease_claims(
     let claims = verified.map_err(|e| match e {
         LeaseError::Expired => ApiError::from(Problem::new(
             axum::http::StatusCode::UNAUTHORIZED,
-            "lease_expired",
+            crate::api::ProblemCode::LeaseExpired,
             "The lease has passed its offline grace; acquire a seat again.",
         )),
         LeaseError::Invalid(why) => ApiError::InvalidToken(format!("lease: {why}")),

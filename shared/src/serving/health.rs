@@ -1,4 +1,6 @@
-//! `GET /healthz` says the process is up; `GET /readyz` says the backends it needs answer.
+//! `GET /healthz` says the process is up; `GET /readyz` says the backends it needs answer
+//! (`/health` and `/ready` are their aliases for callers through Cloud Run's public URL).
+//! `GET /openapi.json` serves the API's OpenAPI document.
 //!
 //! Cloud Run's liveness probe must not depend on the database (a database outage would otherwise
 //! restart every instance), so only `/readyz` touches backends, each with a short timeout.
@@ -9,10 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde_json::json;
+
+use crate::api::{HealthResponse, HealthStatus, ProblemCode, ProblemDetails};
+use crate::error::problem_response;
 
 use super::Routine;
 use crate::seats::SeatStore;
@@ -83,31 +87,49 @@ impl Readiness {
 }
 
 pub(super) async fn healthz() -> Response {
-    (Extension(Routine), Json(json!({"status": "ok"}))).into_response()
+    let body = HealthResponse {
+        status: HealthStatus::Ok,
+    };
+    (Extension(Routine), Json(body)).into_response()
 }
 
 pub(super) async fn readyz(State(readiness): State<Readiness>) -> Response {
     let failing = readiness.failing().await;
     if failing.is_empty() {
-        return (Extension(Routine), Json(json!({"status": "ready"}))).into_response();
+        let body = HealthResponse {
+            status: HealthStatus::Ready,
+        };
+        return (Extension(Routine), Json(body)).into_response();
     }
     for (backend, error) in &failing {
         tracing::warn!(backend, error = %error, "readiness probe failed");
     }
     // Name the backend, not its error text: the text can carry hosts and user names.
-    let names: Vec<&str> = failing.iter().map(|(name, _)| *name).collect();
-    let body = json!({
-        "type": "urn:coditect:problem:unavailable",
-        "title": "Service Unavailable",
-        "status": 503,
-        "code": "unavailable",
-        "detail": format!("Not ready: {} not answering.", names.join(", ")),
-        "failing": names,
-    });
-    let mut response = (StatusCode::SERVICE_UNAVAILABLE, body.to_string()).into_response();
-    response.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static(crate::error::PROBLEM_JSON),
+    let names: Vec<String> = failing.iter().map(|(name, _)| (*name).to_owned()).collect();
+    let status = StatusCode::SERVICE_UNAVAILABLE;
+    let mut body = ProblemDetails::new(
+        status.as_u16(),
+        "Service Unavailable",
+        ProblemCode::Unavailable,
+        format!("Not ready: {} not answering.", names.join(", ")),
     );
+    body.failing = Some(names);
+    body.request_id = crate::telemetry::current_request_id();
+    let mut response = problem_response(status, &body);
     response
+        .headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(1));
+    response
+}
+
+/// The OpenAPI document, rendered once per process.
+pub(super) async fn openapi() -> Response {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = DOCUMENT.get_or_init(crate::api::openapi::json).clone();
+    (
+        Extension(Routine),
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }

@@ -3,17 +3,20 @@
 //!
 //! - [`stack`]: request id, trace, access log (routine successes at `debug`: [`Routine`]),
 //!   timeout, body limit, problem+json for unknown routes, wrong methods and panics.
-//! - [`json`]: the `Json` extractor whose rejections are problem+json.
+//! - [`json`]: the `Json` extractor whose rejections are problem+json; [`extract`]: `Path` and
+//!   `Query` likewise.
 //! - [`auth`]: the bearer token and the lease of a request.
 //! - [`health`]: `GET /healthz` and `GET /readyz`.
 //! - [`shutdown`]: serving until SIGTERM / Ctrl-C, then draining for a bounded time.
 
 pub mod auth;
+mod extract;
 mod health;
 mod json;
 mod shutdown;
 mod stack;
 
+pub use extract::{Path, Query};
 pub use health::Readiness;
 pub use json::Json;
 pub use shutdown::{serve, serve_until_signal, shutdown_signal};

@@ -15,7 +15,7 @@ use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
 
-use super::health::{Readiness, healthz, readyz};
+use super::health::{Readiness, healthz, openapi, readyz};
 use crate::config::Config;
 use crate::error::{ApiError, InternalErrorText, RefusalReason};
 use crate::telemetry;
@@ -33,9 +33,14 @@ pub struct Routine;
 
 /// Wraps a service's `routes` with health, readiness and the common middleware.
 pub fn service_router(routes: Router, readiness: Readiness, config: &Config) -> Router {
+    // `/health` and `/ready` are the same probes for callers that go through Cloud Run's public
+    // URL, whose front end reserves some paths ending in `z`; the container probes use the others.
     let health = Router::new()
         .route("/healthz", get(healthz))
+        .route("/health", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/ready", get(readyz))
+        .route("/openapi.json", get(openapi))
         .with_state(readiness);
     routes
         .merge(health)

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 /// The problem code a full pool answers with: expected under contention, never an error of the
 /// service.
-pub const SEATS_EXHAUSTED: &str = "seats_exhausted";
+pub const SEATS_EXHAUSTED: &str = coditect_license::ProblemCode::SeatsExhausted.as_str();
 
 /// The three calls a CLI makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

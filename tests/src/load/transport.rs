@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use coditect_license::{ClientError, LicenseClient};
+use coditect_license::{ClientError, LicenseClient, ProblemCode};
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use shared::seats::{SessionData, lua, new_session_id};
@@ -151,17 +151,14 @@ impl RawRedis {
 
 fn failure(err: ClientError) -> Failure {
     match err {
-        ClientError::Refused { code, status, .. } if code.is_empty() => format!("http_{status}"),
-        ClientError::Refused { code, .. } => code,
+        ClientError::Refused {
+            problem: Some(problem),
+            ..
+        } => problem.code.to_string(),
+        ClientError::Refused { status, .. } => format!("http_{status}"),
         ClientError::Unreachable(_) => "transport".into(),
         ClientError::Protocol(_) => "protocol".into(),
     }
-}
-
-fn millis(rfc3339: &str) -> Result<i64, Failure> {
-    chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|at| at.timestamp_millis())
-        .map_err(|_| "protocol".to_owned())
 }
 
 fn redis_failure(err: redis::RedisError) -> Failure {
@@ -183,11 +180,11 @@ impl Api {
                     .await;
                 match answer {
                     Ok(grant) => Ok(Granted::Seat {
-                        expires_at_ms: millis(&grant.expires_at)?,
+                        expires_at_ms: grant.expires_at.timestamp_millis(),
                         session_id: grant.session_id,
                         lease: grant.lease,
                     }),
-                    Err(e) if e.code() == Some(super::stats::SEATS_EXHAUSTED) => Ok(Granted::Full),
+                    Err(e) if e.code() == Some(ProblemCode::SeatsExhausted) => Ok(Granted::Full),
                     Err(e) => Err(failure(e)),
                 }
             }
@@ -232,8 +229,8 @@ impl Api {
     pub async fn heartbeat(&self, client: &Client, lease: &str) -> Result<Option<i64>, Failure> {
         match self {
             Self::Http(api) => match api.heartbeat.heartbeat(lease).await {
-                Ok(beat) => millis(&beat.expires_at).map(Some),
-                Err(e) if e.code() == Some("session_not_found") => Ok(None),
+                Ok(beat) => Ok(Some(beat.expires_at.timestamp_millis())),
+                Err(e) if e.code() == Some(ProblemCode::SessionNotFound) => Ok(None),
                 Err(e) => Err(failure(e)),
             },
             Self::Raw(raw) => {

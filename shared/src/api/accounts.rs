@@ -1,0 +1,184 @@
+//! Registration, the caller's own view (`me`), and the views of a tenant, a member and a license
+//! that the other bodies embed.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Defines a text enumeration with its one spelling, used on the wire and in the database.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// The spelling used on the wire and in the database.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(format!("unknown {} {other:?}", stringify!($name))),
+                }
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// What a member may do in their tenant.
+    Role {
+        /// Everything, including billing; a tenant always keeps at least one.
+        Owner = "OWNER",
+        /// Manages members and invitations, sees who holds seats.
+        Admin = "ADMIN",
+        /// Uses seats.
+        Member = "MEMBER",
+    }
+}
+
+impl Role {
+    /// Whether this role manages members, invitations and sees seat holders.
+    pub fn manages_members(self) -> bool {
+        matches!(self, Self::Owner | Self::Admin)
+    }
+}
+
+text_enum! {
+    /// The plan a license is on.
+    Tier {
+        /// The plan every new tenant starts on.
+        Free = "FREE",
+        /// Paid, individual.
+        Pro = "PRO",
+        /// Paid, per-seat for teams.
+        Team = "TEAM",
+        /// Negotiated.
+        Enterprise = "ENTERPRISE",
+    }
+}
+
+text_enum! {
+    /// Whether a license grants seats.
+    LicenseStatus {
+        /// Grants seats.
+        Active = "ACTIVE",
+        /// Temporarily grants none (unpaid invoice, abuse).
+        Suspended = "SUSPENDED",
+        /// Ended; grants none.
+        Canceled = "CANCELED",
+    }
+}
+
+/// `POST /api/v1/register`: the optional body (an empty body names the organisation after the
+/// email's domain).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// Name of the organisation to create (1 to 200 printable characters); ignored when joining
+    /// by invitation or already a member.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, example = "Acme Robotics")]
+    pub tenant_name: Option<String>,
+}
+
+/// 201 (created or joined) or 200 (already a member) of registration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RegisterResponse {
+    /// The caller's organisation.
+    pub tenant: TenantView,
+    /// The caller's membership.
+    pub user: MemberView,
+    /// The organisation's license.
+    pub license: LicenseView,
+    /// Whether this call redeemed an invitation.
+    pub joined_by_invitation: bool,
+}
+
+/// `GET /api/v1/me`: who the caller is in which organisation, and its license.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MeResponse {
+    /// The caller's membership.
+    pub user: MemberView,
+    /// The caller's role (as in `user.role`).
+    pub role: Role,
+    /// The caller's organisation.
+    pub tenant: TenantView,
+    /// Its license, when it holds one.
+    pub license: Option<LicenseView>,
+    /// Seats held now.
+    pub seats_in_use: u32,
+}
+
+/// An organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TenantView {
+    /// Stable id: the `{tenant_id}` of every tenant path.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// When it registered.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A member of an organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MemberView {
+    /// Stable id: the `{user_id}` of member paths.
+    pub id: Uuid,
+    /// Their organisation.
+    pub tenant_id: Uuid,
+    /// Identity Platform's `sub` of their sign-in.
+    pub firebase_uid: String,
+    /// Email from the sign-in, if any.
+    pub email: Option<String>,
+    /// Name from the sign-in, if any.
+    pub display_name: Option<String>,
+    /// Their role.
+    pub role: Role,
+    /// When they joined.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An organisation's license.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LicenseView {
+    /// Stable id.
+    pub id: Uuid,
+    /// The organisation holding it.
+    pub tenant_id: Uuid,
+    /// Plan.
+    pub tier: Tier,
+    /// Seats allowed at once.
+    pub max_seats: u32,
+    /// Feature flags the CLI unlocks.
+    pub features: Vec<String>,
+    /// Whether it grants seats.
+    pub status: LicenseStatus,
+    /// When it stops granting seats; absent for never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}

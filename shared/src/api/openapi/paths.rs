@@ -1,0 +1,383 @@
+//! Every operation of the API, declared against the wire types.
+//!
+//! Each declaration is a marker function carrying `#[utoipa::path]`: the handlers live in the
+//! function crates, which `shared` cannot depend on, and `tests/tests/openapi.rs` checks that every
+//! declared operation is routed and every routed operation declared. The doc comment of each is its
+//! summary (first line) and description.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::api::{
+    AcquireRequest, AcquireResponse, AuditResponse, HealthResponse, HeartbeatResponse,
+    InvitationRequest, InvitationResponse, InvitationsResponse, LicenseResponse, MeResponse,
+    MemberResponse, MembersResponse, ProblemDetails, RegisterRequest, RegisterResponse, RoleChange,
+    SessionsResponse,
+};
+use crate::seats::cleanup::CleanupReport;
+
+/// The public keys that verify leases (RFC 7517 JSON Web Key Set).
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k", "alg": "EdDSA", "use": "sig"}]}))]
+pub(super) struct Jwks {
+    /// Every key still accepted: the signing key and those rotated out whose leases may live on.
+    #[schema(value_type = Vec<Object>)]
+    keys: Vec<serde_json::Value>,
+}
+
+/// Declares one operation: the common problem answers are appended to the listed ones (401 for an
+/// authenticated operation, 503 `unavailable`/`timeout` for all).
+macro_rules! operation {
+    (
+        $(#[doc = $doc:literal])*
+        $name:ident: $method:ident $path:literal, tag = $tag:literal, auth = none,
+        $(params($($params:tt)*),)?
+        $(request_body($($body:tt)*),)?
+        responses($($responses:tt)*)
+    ) => {
+        #[utoipa::path(
+            $method,
+            path = $path,
+            operation_id = stringify!($name),
+            tag = $tag,
+            $(params($($params)*),)?
+            $(request_body($($body)*),)?
+            responses(
+                $($responses)*
+                (status = 503, description = "`unavailable`: a backend does not answer; `timeout`: \
+                    the request ran too long. Retry after `Retry-After`.",
+                    body = ProblemDetails, content_type = "application/problem+json",
+                    headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
+            )
+        )]
+        $(#[doc = $doc])*
+        #[expect(dead_code, reason = "a declaration for the OpenAPI document; the handler is in its function crate")]
+        fn $name() {}
+    };
+    (
+        $(#[doc = $doc:literal])*
+        $name:ident: $method:ident $path:literal, tag = $tag:literal, auth = $auth:literal,
+        $(params($($params:tt)*),)?
+        $(request_body($($body:tt)*),)?
+        responses($($responses:tt)*)
+    ) => {
+        #[utoipa::path(
+            $method,
+            path = $path,
+            operation_id = stringify!($name),
+            tag = $tag,
+            security(($auth = [])),
+            $(params($($params)*),)?
+            $(request_body($($body)*),)?
+            responses(
+                $($responses)*
+                (status = 401, description = "`invalid_token`: the bearer token is missing, \
+                    malformed, forged or expired (`lease_expired` for a lease past its offline \
+                    grace). `WWW-Authenticate: Bearer` names the error.",
+                    body = ProblemDetails, content_type = "application/problem+json",
+                    headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge."))),
+                (status = 503, description = "`unavailable`: a backend does not answer; `timeout`: \
+                    the request ran too long. Retry after `Retry-After`.",
+                    body = ProblemDetails, content_type = "application/problem+json",
+                    headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
+            )
+        )]
+        $(#[doc = $doc])*
+        #[expect(dead_code, reason = "a declaration for the OpenAPI document; the handler is in its function crate")]
+        fn $name() {}
+    };
+}
+
+operation! {
+    /// Acquire a seat for this machine
+    ///
+    /// Grants a seat of the caller's organisation's license, or returns the seat this user already
+    /// holds on this machine (a retried acquire never takes a second seat). The lease in the answer
+    /// authorises heartbeat and release and verifies offline.
+    acquire: post "/api/v1/licenses/acquire", tag = "seats", auth = "id_token",
+    request_body(content = AcquireRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A seat is held: the new one, or this machine's own (`renewed`).", body = AcquireResponse),
+        (status = 400, description = "`malformed_json`: the body is not JSON.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`no_license` (register first), `license_suspended`, `license_canceled` or `license_expired`: the license grants no seat.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`seats_exhausted`: every seat is held. `max_seats`, `seats_in_use`, `next_seat_frees_at`, and for owners and admins `holders`.", body = ProblemDetails, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the soonest-expiring seat frees unless its holder heartbeats."))),
+        (status = 413, description = "`payload_too_large`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a field is missing or invalid; the detail names it.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// Keep a seat alive
+    ///
+    /// Pushes the seat's expiry a seat lifetime ahead. A seat that already expired or was released
+    /// never revives: the client acquires again.
+    heartbeat: put "/api/v1/licenses/heartbeat", tag = "seats", auth = "lease",
+    responses(
+        (status = 200, description = "The seat lives on.", body = HeartbeatResponse),
+        (status = 404, description = "`session_not_found`: the seat expired or was released; acquire again.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// Give a seat back
+    ///
+    /// Idempotent: 204 whether the seat was held or already gone. A lease past its offline grace may
+    /// still release its seat.
+    release: delete "/api/v1/licenses/release", tag = "seats", auth = "lease",
+    responses(
+        (status = 204, description = "The seat is free."),
+    )
+}
+
+operation! {
+    /// Give a seat back (POST, for clients that cannot send DELETE on exit)
+    ///
+    /// The same as `DELETE /api/v1/licenses/release`.
+    release_by_post: post "/api/v1/licenses/release", tag = "seats", auth = "lease",
+    responses(
+        (status = 204, description = "The seat is free."),
+    )
+}
+
+operation! {
+    /// Register: turn a first sign-in into a membership
+    ///
+    /// Creates an organisation with the caller as its OWNER and a FREE license, or joins the
+    /// organisation that invited the caller's verified email. Calling again returns the same
+    /// membership. The body is optional.
+    register: post "/api/v1/register", tag = "accounts", auth = "id_token",
+    request_body(content = Option<RegisterRequest>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Already a member: nothing changed.", body = RegisterResponse),
+        (status = 201, description = "An organisation was created, or an invitation redeemed.", body = RegisterResponse),
+        (status = 400, description = "`malformed_json`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: concurrent registrations raced too often; retry.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `tenant_name` is not 1 to 200 printable characters.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// The caller: membership, organisation, license and seats in use
+    me: get "/api/v1/me", tag = "accounts", auth = "id_token",
+    responses(
+        (status = 200, description = "The caller's view.", body = MeResponse),
+        (status = 404, description = "`not_found`: not a member of an organisation yet; register first.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// The organisation's members (any member)
+    members: get "/api/v1/tenants/{tenant_id}/members", tag = "tenants", auth = "id_token",
+    params(("tenant_id" = uuid::Uuid, Path, description = "The organisation.")),
+    responses(
+        (status = 200, description = "Every member, oldest first.", body = MembersResponse),
+        (status = 404, description = "`not_found`: no such organisation for the caller (also another organisation's id).", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// Change a member's role (owners and admins)
+    ///
+    /// Only owners grant or take ownership; the last owner stays an owner.
+    change_role: patch "/api/v1/tenants/{tenant_id}/members/{user_id}", tag = "tenants", auth = "id_token",
+    params(
+        ("tenant_id" = uuid::Uuid, Path, description = "The organisation."),
+        ("user_id" = uuid::Uuid, Path, description = "The member."),
+    ),
+    request_body(content = RoleChange, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The member with the new role.", body = MemberResponse),
+        (status = 400, description = "`malformed_json`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: the caller's role may not make this change.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such organisation or member.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: the last owner cannot step down.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `role` is not OWNER, ADMIN or MEMBER.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// Remove a member and release every seat they hold (owners and admins)
+    remove_member: delete "/api/v1/tenants/{tenant_id}/members/{user_id}", tag = "tenants", auth = "id_token",
+    params(
+        ("tenant_id" = uuid::Uuid, Path, description = "The organisation."),
+        ("user_id" = uuid::Uuid, Path, description = "The member."),
+    ),
+    responses(
+        (status = 204, description = "Removed; their seats are free."),
+        (status = 403, description = "`forbidden`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: the last owner cannot leave.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// The organisation's invitations (owners and admins)
+    invitations: get "/api/v1/tenants/{tenant_id}/invitations", tag = "tenants", auth = "id_token",
+    params(("tenant_id" = uuid::Uuid, Path, description = "The organisation.")),
+    responses(
+        (status = 200, description = "Every invitation, newest first.", body = InvitationsResponse),
+        (status = 403, description = "`forbidden`: members may not see invitations.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// Invite an email (owners and admins)
+    ///
+    /// Whoever signs in with that email, verified by the identity provider, joins at registration.
+    invite: post "/api/v1/tenants/{tenant_id}/invitations", tag = "tenants", auth = "id_token",
+    params(("tenant_id" = uuid::Uuid, Path, description = "The organisation.")),
+    request_body(content = InvitationRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Invited.", body = InvitationResponse),
+        (status = 400, description = "`malformed_json`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: a pending invitation or a member with that email exists.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: not an email address, or an unknown role.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// Withdraw a pending invitation (owners and admins)
+    revoke_invitation: delete "/api/v1/tenants/{tenant_id}/invitations/{invitation_id}", tag = "tenants", auth = "id_token",
+    params(
+        ("tenant_id" = uuid::Uuid, Path, description = "The organisation."),
+        ("invitation_id" = uuid::Uuid, Path, description = "The invitation."),
+    ),
+    responses(
+        (status = 204, description = "Withdrawn."),
+        (status = 403, description = "`forbidden`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such pending invitation.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: already redeemed or withdrawn.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// The license and the seats in use (any member)
+    license: get "/api/v1/tenants/{tenant_id}/license", tag = "tenants", auth = "id_token",
+    params(("tenant_id" = uuid::Uuid, Path, description = "The organisation.")),
+    responses(
+        (status = 200, description = "The license.", body = LicenseResponse),
+        (status = 404, description = "`not_found`: no such organisation, or it holds no license.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// Who holds a seat on which machine (owners and admins)
+    sessions: get "/api/v1/tenants/{tenant_id}/sessions", tag = "tenants", auth = "id_token",
+    params(("tenant_id" = uuid::Uuid, Path, description = "The organisation.")),
+    responses(
+        (status = 200, description = "The live sessions.", body = SessionsResponse),
+        (status = 403, description = "`forbidden`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// End a session: free the seat of a machine that is gone (owners and admins)
+    end_session: delete "/api/v1/tenants/{tenant_id}/sessions/{session_id}", tag = "tenants", auth = "id_token",
+    params(
+        ("tenant_id" = uuid::Uuid, Path, description = "The organisation."),
+        ("session_id" = String, Path, description = "The session, as `…/sessions` lists it."),
+    ),
+    responses(
+        (status = 204, description = "The seat is free."),
+        (status = 403, description = "`forbidden`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such live session in this organisation.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// The newest audit events (owners and admins)
+    ///
+    /// Every seat grant, denial, release and expiry, newest first.
+    audit: get "/api/v1/tenants/{tenant_id}/audit", tag = "tenants", auth = "id_token",
+    params(
+        ("tenant_id" = uuid::Uuid, Path, description = "The organisation."),
+        ("limit" = Option<i64>, Query, description = "At most this many events (default 100; clamped to 1..=1000)."),
+    ),
+    responses(
+        (status = 200, description = "The events.", body = AuditResponse),
+        (status = 403, description = "`forbidden`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `limit` is not an integer.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// The lease public keys
+    ///
+    /// Every key still accepted; cacheable for an hour (a rotation publishes the new key well
+    /// before it signs).
+    jwks: get "/.well-known/jwks.json", tag = "leases", auth = none,
+    responses(
+        (status = 200, description = "The key set.", body = Jwks),
+    )
+}
+
+operation! {
+    /// Reap abandoned seats and drain seat events into the audit trail
+    ///
+    /// Served by the `cleanup` function only (the local server runs it on a timer). Safe to run
+    /// concurrently and to retry.
+    cleanup: post "/api/v1/tasks/cleanup", tag = "tasks", auth = "cloud_run_iam",
+    responses(
+        (status = 200, description = "What the run did.", body = CleanupReport),
+    )
+}
+
+operation! {
+    /// Liveness: the process is up
+    ///
+    /// For the container's probes; through Cloud Run's public URL use `/health`.
+    healthz: get "/healthz", tag = "service", auth = none,
+    responses(
+        (status = 200, description = "Up.", body = HealthResponse),
+    )
+}
+
+operation! {
+    /// Readiness: the backends this service needs answer
+    ///
+    /// For the container's probes; through Cloud Run's public URL use `/ready`.
+    readyz: get "/readyz", tag = "service", auth = none,
+    responses(
+        (status = 200, description = "Ready.", body = HealthResponse),
+    )
+}
+
+operation! {
+    /// Liveness, through Cloud Run's public URL
+    ///
+    /// The same as `/healthz`: Cloud Run's front end reserves some paths ending in `z`.
+    health: get "/health", tag = "service", auth = none,
+    responses(
+        (status = 200, description = "Up.", body = HealthResponse),
+    )
+}
+
+operation! {
+    /// Readiness, through Cloud Run's public URL
+    ///
+    /// The same as `/readyz`; a 503 names the failing backends in `failing`.
+    ready: get "/ready", tag = "service", auth = none,
+    responses(
+        (status = 200, description = "Ready.", body = HealthResponse),
+    )
+}
+
+operation! {
+    /// This document
+    openapi: get "/openapi.json", tag = "service", auth = none,
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document of the whole API.", content_type = "application/json"),
+    )
+}
