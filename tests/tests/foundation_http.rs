@@ -261,7 +261,8 @@ async fn wait_for_health(port: u16) -> Duration {
 }
 
 /// Every function binary starts with nothing but a data dir (and an unreachable Redis where it
-/// needs one: connections are lazy), answers `/healthz`, and exits 0 on SIGTERM.
+/// needs one: connections are lazy), answers `/healthz` and `/health`, serves the committed OpenAPI
+/// document, and exits 0 on SIGTERM.
 #[tokio::test]
 async fn every_function_binary_serves_healthz_and_stops_on_sigterm() {
     let functions = [
@@ -288,6 +289,13 @@ async fn every_function_binary_serves_healthz_and_stops_on_sigterm() {
         .map(|d| std::path::PathBuf::from(d).join("debug"))
         .unwrap_or(target);
 
+    let openapi: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json"),
+        )
+        .expect("docs/openapi.json"),
+    )
+    .expect("JSON");
     for function in functions {
         let data_dir = TempDir::new();
         let port = free_port();
@@ -303,6 +311,25 @@ async fn every_function_binary_serves_healthz_and_stops_on_sigterm() {
         }
         let mut service = Service(command.spawn().expect("spawns"));
         wait_for_health(port).await;
+        let base = format!("http://127.0.0.1:{port}");
+        let document = send(Method::GET, &format!("{base}/openapi.json"), None, None).await;
+        assert_eq!(
+            document.body, openapi,
+            "{function} serves the committed OpenAPI document"
+        );
+        let alias = send(Method::GET, &format!("{base}/health"), None, None).await;
+        assert_eq!(alias.status, 200, "{function} answers /health");
+        if function == "cleanup" {
+            // Documented, and routed only here: with Redis unreachable the task answers 503.
+            let task = send(
+                Method::POST,
+                &format!("{base}/api/v1/tasks/cleanup"),
+                None,
+                None,
+            )
+            .await;
+            assert_eq!(task.status, 503, "cleanup routes its task: {:?}", task.body);
+        }
         let status = Command::new("kill")
             .args(["-TERM", &service.0.id().to_string()])
             .status()

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::post;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
@@ -25,7 +25,7 @@ use shared::identity::IdTokenVerifier;
 use shared::leases::signer::LeaseSigner;
 use shared::leases::{LeaseClaims, fingerprint_hash};
 use shared::seats::{Acquired, SeatRequest, SeatStore, SessionData, new_session_id};
-use shared::serving::auth::bearer_token;
+use shared::serving::auth::BearerToken;
 use shared::serving::{Json, Readiness, service_router};
 use shared::store::Store;
 
@@ -67,10 +67,10 @@ pub fn router(state: AcquireState) -> Router {
 
 async fn acquire(
     State(state): State<AcquireState>,
-    headers: HeaderMap,
+    BearerToken(token): BearerToken,
     Json(body): Json<AcquireRequest>,
 ) -> ApiResult<Json<AcquireResponse>> {
-    let caller = state.identity.verify(bearer_token(&headers)?).await?;
+    let caller = state.identity.verify(&token).await?;
     let body = request::validated(body)?;
     let (user, license) = state
         .licenses

@@ -15,9 +15,11 @@ pub(crate) fn validated(mut request: AcquireRequest) -> Result<AcquireRequest, A
                 .into(),
         ));
     }
+    // Lengths count characters of the body as sent, as the OpenAPI document's `maxLength` does.
+    let hostname_length = request.hostname.chars().count();
     request.hostname = request.hostname.trim().to_owned();
     if request.hostname.is_empty()
-        || request.hostname.len() > 255
+        || hostname_length > 255
         || request.hostname.chars().any(char::is_control)
     {
         return Err(ApiError::Validation(
@@ -25,7 +27,7 @@ pub(crate) fn validated(mut request: AcquireRequest) -> Result<AcquireRequest, A
         ));
     }
     if let Some(version) = &request.client_version
-        && (version.len() > 64 || version.chars().any(char::is_control))
+        && (version.chars().count() > 64 || version.chars().any(char::is_control))
     {
         return Err(ApiError::Validation(
             "client_version must be at most 64 printable characters".into(),

@@ -19,20 +19,22 @@ pub(crate) async fn register(
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<RegisterResponse>)> {
     let caller = caller(&state, &headers).await?;
-    // The body is optional: an empty one means "name the organisation for me".
+    // The body is optional: an empty one, or `null`, means "name the organisation for me".
     let body: RegisterRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RegisterRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => ApiError::Validation(e.to_string()),
-            _ => ApiError::MalformedJson(e.to_string()),
-        })?
+        serde_json::from_slice::<Option<RegisterRequest>>(&body)
+            .map_err(|e| match e.classify() {
+                serde_json::error::Category::Data => ApiError::Validation(e.to_string()),
+                _ => ApiError::MalformedJson(e.to_string()),
+            })?
+            .unwrap_or_default()
     };
+    // The length counts the name as sent, as the OpenAPI document's `maxLength` does.
+    let sent_length = body.tenant_name.as_deref().map_or(0, |n| n.chars().count());
     let tenant_name = match body.tenant_name.map(|n| n.trim().to_owned()) {
         Some(name)
-            if name.is_empty()
-                || name.chars().count() > 200
-                || name.chars().any(char::is_control) =>
+            if name.is_empty() || sent_length > 200 || name.chars().any(char::is_control) =>
         {
             return Err(ApiError::Validation(
                 "tenant_name must be 1 to 200 printable characters".into(),

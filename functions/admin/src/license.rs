@@ -3,10 +3,10 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{TimeZone, Utc};
-use serde::Deserialize;
-use shared::api::{AuditResponse, LicenseResponse, SessionView, SessionsResponse};
+use shared::api::{AuditQuery, AuditResponse, LicenseResponse, SessionView, SessionsResponse};
 use shared::domain::License;
 use shared::error::{ApiError, ApiResult};
+use shared::serving::auth::BearerToken;
 use shared::serving::{Json, Path, Query};
 use uuid::Uuid;
 
@@ -82,17 +82,12 @@ pub(crate) async fn end_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `?limit=` for the audit listing.
-#[derive(Debug, Deserialize)]
-pub(crate) struct AuditQuery {
-    #[serde(default)]
-    limit: Option<i64>,
-}
-
 /// The newest audit events (owners and admins), at most `limit` (default 100, at most 1000).
 pub(crate) async fn audit(
     State(state): State<AdminState>,
     headers: HeaderMap,
+    // Before the query: a caller without credentials gets 401, not the query's rules.
+    _: BearerToken,
     Path(tenant_id): Path<Uuid>,
     Query(query): Query<AuditQuery>,
 ) -> ApiResult<Json<AuditResponse>> {

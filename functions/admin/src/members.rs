@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use shared::api::{MemberResponse, MembersResponse, RoleChange};
 use shared::domain::User;
 use shared::error::{ApiError, ApiResult};
+use shared::serving::auth::BearerToken;
 use shared::serving::{Json, Path};
 use uuid::Uuid;
 
@@ -38,6 +39,8 @@ async fn member(state: &AdminState, tenant_id: Uuid, user_id: Uuid) -> ApiResult
 pub(crate) async fn change_role(
     State(state): State<AdminState>,
     headers: HeaderMap,
+    // Before the body: a caller without credentials gets 401, not the body's rules.
+    _: BearerToken,
     Path((tenant_id, user_id)): Path<(Uuid, Uuid)>,
     Json(change): Json<RoleChange>,
 ) -> ApiResult<Json<MemberResponse>> {

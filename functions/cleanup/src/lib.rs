@@ -11,7 +11,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
 use shared::config::Config;
-use shared::error::ApiResult;
+use shared::error::{ApiError, ApiResult};
+use shared::seats::SeatError;
+use shared::store::StoreError;
 use shared::seats::SeatStore;
 use shared::seats::cleanup::{self, CleanupReport};
 use shared::serving::{Json, Readiness, service_router};
@@ -43,7 +45,9 @@ pub fn router(state: CleanupState, config: &Config) -> Router {
 }
 
 async fn run(State(state): State<CleanupState>) -> ApiResult<Json<CleanupReport>> {
-    let report = cleanup::run(state.seats.as_ref(), state.store.as_ref()).await?;
+    let report = cleanup::run(state.seats.as_ref(), state.store.as_ref())
+        .await
+        .map_err(unavailable_or_internal)?;
     tracing::info!(
         pools = report.pools,
         reaped = report.reaped,
@@ -51,4 +55,15 @@ async fn run(State(state): State<CleanupState>) -> ApiResult<Json<CleanupReport>
         "cleanup ran"
     );
     Ok(Json(report))
+}
+
+/// A backend that does not answer is a 503 (Cloud Scheduler retries), anything else a 500.
+fn unavailable_or_internal(err: anyhow::Error) -> ApiError {
+    let unavailable = matches!(err.downcast_ref(), Some(SeatError::Unavailable(_)))
+        || matches!(err.downcast_ref(), Some(StoreError::Unavailable(_)));
+    if unavailable {
+        ApiError::Unavailable(format!("cleanup: {err:#}"))
+    } else {
+        ApiError::Internal(err)
+    }
 }

@@ -10,9 +10,13 @@ use uuid::Uuid;
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
+        // The spelling is the variant's name in upper case; `rename_all` rather than a `rename`
+        // per variant because utoipa does not read a literal passed through `macro_rules!` (the
+        // unit test below holds `$text` and serde's spelling together).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "UPPERCASE")]
         pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+            $($(#[$vmeta])* $variant),+
         }
 
         impl $name {
@@ -20,6 +24,9 @@ macro_rules! text_enum {
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => $text),+ }
             }
+
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
         }
 
         impl std::str::FromStr for $name {
@@ -98,9 +105,14 @@ text_enum! {
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Name of the organisation to create (1 to 200 printable characters); ignored when joining
-    /// by invitation or already a member.
+    /// by invitation or already a member. Surrounding whitespace is trimmed.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 200, example = "Acme Robotics")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$",
+        example = "Acme Robotics"
+    )]
     pub tenant_name: Option<String>,
 }
 
@@ -181,4 +193,26 @@ pub struct LicenseView {
     pub expires_at: Option<DateTime<Utc>>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_spelled_as_on_the_wire<T: Serialize + Copy>(
+        all: &[T],
+        as_str: fn(T) -> &'static str,
+    ) {
+        for value in all {
+            let wire = serde_json::to_value(value).expect("serializes");
+            assert_eq!(wire, serde_json::Value::from(as_str(*value)));
+        }
+    }
+
+    #[test]
+    fn every_enumeration_serializes_as_its_database_spelling() {
+        assert_spelled_as_on_the_wire(Role::ALL, Role::as_str);
+        assert_spelled_as_on_the_wire(Tier::ALL, Tier::as_str);
+        assert_spelled_as_on_the_wire(LicenseStatus::ALL, LicenseStatus::as_str);
+    }
 }

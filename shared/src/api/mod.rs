@@ -32,7 +32,7 @@ pub use problem::{ProblemCode, ProblemDetails, SeatHolder};
 pub use seats::{AcquireRequest, AcquireResponse, HeartbeatResponse, LicenseSummary};
 pub use service::{HealthResponse, HealthStatus};
 pub use tenants::{
-    AuditEventView, AuditResponse, InvitationRequest, InvitationResponse, InvitationView,
-    InvitationsResponse, LicenseResponse, MemberResponse, MembersResponse, RoleChange, SessionView,
-    SessionsResponse,
+    AuditEventView, AuditQuery, AuditResponse, InvitationRequest, InvitationResponse,
+    InvitationView, InvitationsResponse, LicenseResponse, MemberResponse, MembersResponse,
+    RoleChange, SessionView, SessionsResponse,
 };

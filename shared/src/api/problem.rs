@@ -166,3 +166,39 @@ pub struct SeatHolder {
     /// When the seat frees unless its holder heartbeats.
     pub expires_at: DateTime<Utc>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_serializes_as_its_wire_spelling() {
+        let codes = [
+            ProblemCode::InvalidToken,
+            ProblemCode::LeaseExpired,
+            ProblemCode::NoLicense,
+            ProblemCode::LicenseSuspended,
+            ProblemCode::LicenseCanceled,
+            ProblemCode::LicenseExpired,
+            ProblemCode::SeatsExhausted,
+            ProblemCode::SessionNotFound,
+            ProblemCode::Forbidden,
+            ProblemCode::NotFound,
+            ProblemCode::Conflict,
+            ProblemCode::ValidationFailed,
+            ProblemCode::MalformedJson,
+            ProblemCode::UnsupportedMediaType,
+            ProblemCode::PayloadTooLarge,
+            ProblemCode::MethodNotAllowed,
+            ProblemCode::Unavailable,
+            ProblemCode::Timeout,
+            ProblemCode::Internal,
+        ];
+        for code in codes {
+            let wire = serde_json::to_value(code).expect("serializes");
+            assert_eq!(wire, serde_json::Value::from(code.as_str()));
+            let back: ProblemCode = serde_json::from_value(wire).expect("deserializes");
+            assert_eq!(back, code);
+        }
+    }
+}

@@ -14,16 +14,23 @@ use super::accounts::Tier;
 #[schema(example = json!({"fingerprint": "v1:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "hostname": "ana-laptop", "client_version": "1.4.2"}))]
 pub struct AcquireRequest {
     /// A stable id of the machine: 16 to 128 hex digits, optionally after a version prefix such
-    /// as `v1:`. The client hashes the OS machine id; the raw id never travels.
-    #[schema(min_length = 16, max_length = 131)]
+    /// as `v1:`, compared lower-cased. The client hashes the OS machine id; the raw id never
+    /// travels.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:[vV][0-9]:)?[0-9a-fA-F]{16,128}[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub fingerprint: String,
     /// The machine's name, shown to owners and admins in the holders list (1 to 255 printable
-    /// characters).
-    #[schema(min_length = 1, max_length = 255)]
+    /// characters; surrounding whitespace is trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub hostname: String,
     /// The CLI's version, for support (at most 64 printable characters).
     #[serde(default)]
-    #[schema(max_length = 64)]
+    #[schema(max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub client_version: Option<String>,
 }
 

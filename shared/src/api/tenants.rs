@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::accounts::{LicenseView, MemberView, Role};
@@ -35,8 +35,12 @@ pub struct MemberResponse {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "bo@acme.test", "role": "MEMBER"}))]
 pub struct InvitationRequest {
-    /// Who to invite; whoever signs in with this email, verified, joins at registration.
-    #[schema(max_length = 254)]
+    /// Who to invite; whoever signs in with this email, verified, joins at registration. Compared
+    /// lower-cased; surrounding whitespace is trimmed.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]+@[^@.\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^@\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]*\.[^@\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]*[^@.\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub email: String,
     /// Their role on joining (default `MEMBER`; only owners invite owners).
     #[serde(default = "member")]
@@ -117,6 +121,16 @@ pub struct SessionView {
     pub client_version: Option<String>,
     /// When it frees unless its holder heartbeats.
     pub expires_at: DateTime<Utc>,
+}
+
+/// The query string of `GET …/audit`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// At most this many events (default 100; clamped to 1..=1000).
+    #[param(value_type = i64, required = false)]
+    #[serde(default)]
+    pub limit: Option<i64>,
 }
 
 /// `GET …/audit`.

@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::{
-    AcquireRequest, AcquireResponse, AuditResponse, HealthResponse, HeartbeatResponse,
+    AcquireRequest, AcquireResponse, AuditQuery, AuditResponse, HealthResponse, HeartbeatResponse,
     InvitationRequest, InvitationResponse, InvitationsResponse, LicenseResponse, MeResponse,
     MemberResponse, MembersResponse, ProblemDetails, RegisterRequest, RegisterResponse, RoleChange,
     SessionsResponse,
@@ -302,7 +302,7 @@ operation! {
     audit: get "/api/v1/tenants/{tenant_id}/audit", tag = "tenants", auth = "id_token",
     params(
         ("tenant_id" = uuid::Uuid, Path, description = "The organisation."),
-        ("limit" = Option<i64>, Query, description = "At most this many events (default 100; clamped to 1..=1000)."),
+        AuditQuery,
     ),
     responses(
         (status = 200, description = "The events.", body = AuditResponse),
