@@ -1,10 +1,31 @@
 //! The records: who the tenants, members and licenses are, and what happened (the audit trail).
 //!
 //! One [`Store`] trait, two implementations: [`PgStore`] on PostgreSQL (production, Cloud SQL) and
-//! [`SqliteStore`] on a SQLite file (the embedded default). Both are the same body of SQL
-//! ([`sql`] expands it once per driver), so they cannot drift, and both pass one conformance suite
-//! (`tests/tests/store_conformance/`). Every query that reads or changes a tenant's data takes
-//! the tenant id, so a caller can only ever reach its own tenant's rows.
+//! [`SqliteStore`] on a SQLite file (the embedded default). Both run the same body of SQL
+//! (`sql::SqlRecords`, ordinary functions generic over the sqlx driver), so they cannot drift,
+//! and both pass one conformance suite (`tests/tests/store_conformance/`). Every query that reads
+//! or changes a tenant's data takes the tenant id, so a caller can only ever reach its own
+//! tenant's rows.
+//!
+//! Layout: `mod.rs` the trait and its types; `sql/` the queries (`tenants.rs`, `membership.rs`,
+//! `events.rs`); `postgres.rs` and `sqlite.rs` open a pool, say how a writing transaction begins
+//! on their database, and hand each [`Store`] method to the queries.
+//!
+//! # Adding a method
+//!
+//! 1. Declare it on [`Store`] below, with its promise in the `///`.
+//! 2. Write its body once, as a `pub(in crate::store) async fn` in the `impl` block of the
+//!    `sql/` file it belongs to (a new file there starts its `impl` block from a neighbour's
+//!    header). If it binds or reads a Rust type that block's `where` clause does not list yet,
+//!    add one line (`T: Param<DB>` or `T: Record<DB>`); the compiler names a missing one. A transaction that writes begins with
+//!    `DB::begin_write(&self.pool)`; one that changes membership takes `Self::lock_membership`
+//!    first.
+//! 3. Forward to it in `impl Store for PgStore` and in `impl Store for SqliteStore`: one line
+//!    each, `self.sql.the_method(args).await`.
+//!
+//! Add the promise to the conformance suite, which runs it on both databases. A method that must
+//! tell a duplicate key from other failures reads it from the `sqlx::Error`
+//! (`is_unique_violation`) before `?` turns it into a [`StoreError`], as registration does.
 
 mod postgres;
 mod sql;
@@ -210,9 +231,4 @@ pub trait Store: Send + Sync + 'static {
 
     /// The tenant's newest audit events, newest first.
     async fn audit_events(&self, tenant_id: Uuid, limit: i64) -> StoreResult<Vec<AuditEvent>>;
-}
-
-/// A unique-index violation, which the store turns into a conflict or a retry.
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
 }
