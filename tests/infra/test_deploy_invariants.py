@@ -249,7 +249,7 @@ def test_cloudbuild_builds_pushes_deploys_and_smoke_tests_every_deployed_functio
         assert "migrate" in deploy["waitFor"], f"deploy-{fn} must wait for the migrations"
 
         smoke = steps.get(f"smoke-{fn}")
-        assert smoke and "/healthz" in step_text(smoke), f"cloudbuild.yaml must smoke-test /healthz of {fn}"
+        assert smoke and "/health" in step_text(smoke) and "/healthz" not in step_text(smoke), f"cloudbuild.yaml must smoke-test /health (not /healthz: reserved by Cloud Run's front end) of {fn}"
 
 
 def test_cloudbuild_runs_migrations_once_with_the_admin_image_before_deploying():

@@ -13,11 +13,11 @@ use axum::routing::post;
 use shared::config::Config;
 use shared::error::{ApiError, ApiResult};
 use shared::seats::SeatError;
-use shared::store::StoreError;
 use shared::seats::SeatStore;
 use shared::seats::cleanup::{self, CleanupReport};
 use shared::serving::{Json, Readiness, service_router};
 use shared::store::Store;
+use shared::store::StoreError;
 
 /// What cleanup needs.
 #[derive(Clone)]
