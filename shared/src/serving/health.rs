@@ -67,19 +67,24 @@ impl Readiness {
         })
     }
 
-    /// Checks every backend concurrently; the failing ones by name.
+    /// Checks every backend concurrently, each bounded by the probe timeout; the failing ones by
+    /// name, in the order they were added. A probe that panics counts as failing.
     pub async fn failing(&self) -> Vec<(&'static str, String)> {
-        let checks = self.probes.iter().map(|(name, probe)| async move {
-            match tokio::time::timeout(PROBE_TIMEOUT, probe()).await {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some((*name, format!("{e:#}"))),
-                Err(_) => Some((*name, "timed out".to_owned())),
-            }
-        });
+        let checks: Vec<_> = self
+            .probes
+            .iter()
+            .map(|(name, probe)| {
+                let check = tokio::time::timeout(PROBE_TIMEOUT, probe());
+                (*name, tokio::spawn(check))
+            })
+            .collect();
         let mut failing = Vec::new();
-        for check in checks {
-            if let Some(failure) = check.await {
-                failing.push(failure);
+        for (name, check) in checks {
+            match check.await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => failing.push((name, format!("{e:#}"))),
+                Ok(Err(_)) => failing.push((name, "timed out".to_owned())),
+                Err(e) => failing.push((name, format!("probe failed: {e}"))),
             }
         }
         failing
@@ -132,4 +137,39 @@ pub(super) async fn openapi() -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    fn slow(delay: Duration, answer: anyhow::Result<()>) -> impl Fn() -> ProbeFuture {
+        let answer = answer.map_err(|e| e.to_string());
+        move || {
+            let answer = answer.clone();
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                answer.map_err(anyhow::Error::msg)
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn backends_are_probed_at_once_not_one_after_another() {
+        let delay = Duration::from_millis(600);
+        let readiness = Readiness::new()
+            .with("database", slow(delay, Ok(())))
+            .with("seats", slow(delay, Err(anyhow::anyhow!("refused"))));
+        let started = Instant::now();
+        let failing = readiness.failing().await;
+        let took = started.elapsed();
+        assert_eq!(failing, vec![("seats", "refused".to_owned())]);
+        // One-after-another would take two delays; at once, one (the margin absorbs a stall).
+        assert!(
+            took < delay * 2 - Duration::from_millis(150),
+            "took {took:?}"
+        );
+    }
 }
