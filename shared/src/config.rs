@@ -128,6 +128,18 @@ pub struct Config {
     pub log_level: String,
     /// The Cloud Run service name (`K_SERVICE`), present only on Cloud Run.
     pub cloud_run_service: Option<String>,
+    /// The address to listen on (`BIND_ADDRESS`); unset, loopback in emulator mode and every
+    /// interface otherwise (`serving::listen_address`).
+    pub bind_address: Option<std::net::IpAddr>,
+    /// How long a client may take to send a request's headers (`HEADER_READ_TIMEOUT_SECONDS`,
+    /// default 10): from the accept for a new connection, from the first byte for a later request.
+    pub header_read_timeout: Duration,
+    /// How long a kept-alive connection may sit idle between requests (`KEEP_ALIVE_TIMEOUT_SECONDS`,
+    /// default 75).
+    pub keep_alive_timeout: Duration,
+    /// Connections served at once (`MAX_CONNECTIONS`, default 10 000; lowered to fit the open-file
+    /// limit); more wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -226,6 +238,24 @@ impl Config {
             cleanup_interval: vars.seconds("CLEANUP_INTERVAL_SECONDS", 60)?,
             log_level: vars.string("LOG_LEVEL").unwrap_or_else(|| "info".into()),
             cloud_run_service: vars.string("K_SERVICE"),
+            bind_address: match vars.string("BIND_ADDRESS") {
+                Some(_) => {
+                    Some(vars.parsed("BIND_ADDRESS", std::net::Ipv4Addr::UNSPECIFIED.into())?)
+                }
+                None => None,
+            },
+            header_read_timeout: vars.positive_seconds("HEADER_READ_TIMEOUT_SECONDS", 10)?,
+            keep_alive_timeout: vars.positive_seconds("KEEP_ALIVE_TIMEOUT_SECONDS", 75)?,
+            max_connections: match vars.parsed("MAX_CONNECTIONS", 10_000_usize)? {
+                0 => {
+                    return Err(ConfigError::Malformed {
+                        name: "MAX_CONNECTIONS",
+                        value: "0".into(),
+                        reason: "must be at least 1".into(),
+                    });
+                }
+                n => n,
+            },
             data_dir,
         })
     }
@@ -266,6 +296,18 @@ impl Vars<'_> {
 
     fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
         self.parsed(name, default).map(Duration::from_secs)
+    }
+
+    /// Seconds that must not be 0 (a timeout of 0 would close every connection at once).
+    fn positive_seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        match self.seconds(name, default)? {
+            d if d.is_zero() => Err(ConfigError::Malformed {
+                name,
+                value: "0".into(),
+                reason: "must be at least 1 second".into(),
+            }),
+            d => Ok(d),
+        }
     }
 }
 
@@ -323,6 +365,31 @@ mod tests {
     fn secrets_do_not_print() {
         let config = config(&[("REDIS_URL", "redis://:hunter2@host:6379")]).expect("parses");
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn connection_limits_default_and_refuse_zero() {
+        let defaults = config(&[]).expect("defaults parse");
+        assert_eq!(defaults.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.keep_alive_timeout, Duration::from_secs(75));
+        assert_eq!(defaults.max_connections, 10_000);
+        assert_eq!(defaults.bind_address, None);
+        for name in [
+            "HEADER_READ_TIMEOUT_SECONDS",
+            "KEEP_ALIVE_TIMEOUT_SECONDS",
+            "MAX_CONNECTIONS",
+        ] {
+            let err = config(&[(name, "0")]).expect_err("0 is refused");
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_bind_address_must_be_an_ip_address() {
+        let set = config(&[("BIND_ADDRESS", "::1")]).expect("parses");
+        assert_eq!(set.bind_address, Some("::1".parse().expect("an address")));
+        let err = config(&[("BIND_ADDRESS", "localhost")]).expect_err("a name is refused");
+        assert!(err.to_string().contains("BIND_ADDRESS"), "{err}");
     }
 
     #[test]

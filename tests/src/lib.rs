@@ -1,5 +1,6 @@
 //! Helpers for the integration tests in `tests/tests/`: real backends when configured, emulator ID
-//! tokens, the local server spawned on a free port, and the load generator ([`load`]).
+//! tokens, the local server spawned on a free port, function binaries as processes ([`process`]),
+//! and the load generator ([`load`]).
 //!
 //! Real-backend tests follow one rule: with `DATABASE_URL` / `REDIS_URL` set they run against those
 //! servers; unset, they print that they were skipped — unless `CI` is set, where a missing variable
@@ -8,5 +9,6 @@
 pub mod api;
 pub mod backends;
 pub mod load;
+pub mod process;
 pub mod server;
 pub mod tokens;

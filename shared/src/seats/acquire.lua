@@ -24,6 +24,16 @@ if in_use < max_seats then
   return {'granted', new_session, tostring(expires), tostring(in_use + 1)}
 end
 
+-- A denial adds one to the machine's pending count instead of appending an event, so a client
+-- retrying a full pool costs one small hash field however often it retries; flush_denials.lua moves
+-- the count into the stream as one event. The value packs 'count first_ms last_ms in_use data',
+-- keeping the first denial's data (the same user and machine: only the hostname could differ).
 local earliest = redis.call('ZRANGE', seats, 0, 0, 'WITHSCORES')
-append('denied', '', data, now, in_use)
+local pending = redis.call('HGET', denials, holder)
+local count, first, rest = 1, now, data
+if pending then
+  local c, f, tail = string.match(pending, '^(%d+) (%d+) %d+ %d+ (.*)$')
+  count, first, rest = tonumber(c) + 1, f, tail
+end
+redis.call('HSET', denials, holder, count .. ' ' .. first .. ' ' .. now .. ' ' .. in_use .. ' ' .. rest)
 return {'full', tostring(in_use), earliest[2] or tostring(now)}

@@ -1,11 +1,13 @@
-//! The cleanup task: reap seats whose heartbeats stopped in pools nobody acquires from, and drain
-//! every license's seat events into the audit table.
+//! The cleanup task: reap seats whose heartbeats stopped in pools nobody acquires from, move every
+//! pool's pending denial counts into its event log, and drain every license's seat events into the
+//! audit table. A denial count becomes one `seat.denied` row whose `detail` has `count` and
+//! `last_at` (`occurred_at` is the first denial), so the trail stays exact and short in a storm.
 //!
 //! Idempotent by construction: events are appended with `dedupe_key = <license>:<event id>` and only
 //! then acknowledged, so a crash after the append re-appends nothing, and a crash before it loses
 //! nothing. Run by Cloud Scheduler through the `cleanup` function, and by the local server's timer.
 
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use serde_json::json;
 
@@ -33,6 +35,7 @@ pub async fn run(seats: &dyn SeatStore, store: &dyn Store) -> anyhow::Result<Cle
     for license in seats.pools().await? {
         report.pools += 1;
         report.reaped += seats.reap(license).await?;
+        seats.flush_denials(license).await?;
         loop {
             let events = seats.events(license, BATCH).await?;
             if events.is_empty() {
@@ -72,6 +75,8 @@ fn audit_row(license: uuid::Uuid, event: &SeatEvent) -> Option<NewAuditEvent> {
     }
     if event.kind == SeatEventKind::Denied {
         detail["reason"] = "seats_exhausted".into();
+        detail["count"] = event.count.into();
+        detail["last_at"] = timestamp(event.last_at_ms).to_rfc3339().into();
     }
     Some(NewAuditEvent {
         tenant_id: data.tenant,
@@ -81,10 +86,13 @@ fn audit_row(license: uuid::Uuid, event: &SeatEvent) -> Option<NewAuditEvent> {
         session_id: (!event.session_id.is_empty()).then(|| event.session_id.clone()),
         detail,
         request_id: None,
-        occurred_at: Utc
-            .timestamp_millis_opt(event.at_ms)
-            .single()
-            .unwrap_or_else(Utc::now),
+        occurred_at: timestamp(event.at_ms),
         dedupe_key: Some(format!("{license}:{}", event.id)),
     })
+}
+
+fn timestamp(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_else(Utc::now)
 }

@@ -4,6 +4,9 @@
 //! step atomic, as a Lua script is in Redis. Seats live only as long as the process, exactly as they
 //! do in a Redis that restarts: every client's next heartbeat answers `session_not_found` and it
 //! re-acquires.
+//!
+//! Like the Redis stream, the event log is never trimmed, and denials are counted per machine until
+//! [`SeatStore::flush_denials`] moves each count into the log as one event (see [`super`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -17,9 +20,6 @@ use super::{
     Acquired, Holder, SeatError, SeatEvent, SeatEventKind, SeatRequest, SeatResult, SeatStore,
     SessionData,
 };
-
-/// Oldest undrained events kept per license, as the Redis stream's `MAXLEN ~ 100000`.
-const MAX_EVENTS: usize = 100_000;
 
 /// The in-process seat store.
 #[derive(Default)]
@@ -61,6 +61,19 @@ struct Pool {
     holders: HashMap<String, String>,
     /// Undrained events, oldest first.
     events: VecDeque<SeatEvent>,
+    /// `user:fingerprint` → that machine's denials since the last flush.
+    denials: HashMap<String, PendingDenials>,
+}
+
+/// The denials of one machine not yet moved into the event log (the Redis denials hash's value).
+struct PendingDenials {
+    count: u64,
+    first_ms: i64,
+    last_ms: i64,
+    /// Live sessions at the last denial.
+    in_use: u32,
+    /// The first denial's session data.
+    data: SessionData,
 }
 
 impl Pool {
@@ -80,10 +93,52 @@ impl Pool {
             data,
             at_ms,
             in_use,
+            count: 1,
+            last_at_ms: at_ms,
         });
-        while self.events.len() > MAX_EVENTS {
-            self.events.pop_front();
+    }
+
+    /// Adds one to the pending denials of the requesting machine.
+    fn deny(&mut self, now: i64, in_use: u32, data: &SessionData) {
+        match self.denials.get_mut(&data.holder) {
+            Some(pending) => {
+                pending.count += 1;
+                pending.last_ms = now;
+                pending.in_use = in_use;
+            }
+            None => {
+                self.denials.insert(
+                    data.holder.clone(),
+                    PendingDenials {
+                        count: 1,
+                        first_ms: now,
+                        last_ms: now,
+                        in_use,
+                        data: data.clone(),
+                    },
+                );
+            }
         }
+    }
+
+    /// Moves every pending denial count into the event log, oldest first; how many.
+    fn flush_denials(&mut self, now: i64, ids: &EventIds) -> u64 {
+        let mut pending: Vec<PendingDenials> = self.denials.drain().map(|(_, p)| p).collect();
+        pending.sort_by(|a, b| (a.first_ms, &a.data.holder).cmp(&(b.first_ms, &b.data.holder)));
+        let moved = pending.len() as u64;
+        for denials in pending {
+            self.events.push_back(SeatEvent {
+                id: ids.next(now),
+                kind: SeatEventKind::Denied,
+                session_id: String::new(),
+                data: Some(denials.data),
+                at_ms: denials.first_ms,
+                in_use: Some(denials.in_use),
+                count: denials.count,
+                last_at_ms: denials.last_ms,
+            });
+        }
+        moved
     }
 
     fn forget(&mut self, session_id: &str) -> Option<(i64, SessionData)> {
@@ -122,7 +177,7 @@ impl Pool {
     }
 
     fn is_idle(&self) -> bool {
-        self.seats.is_empty() && self.events.is_empty()
+        self.seats.is_empty() && self.events.is_empty() && self.denials.is_empty()
     }
 }
 
@@ -194,14 +249,7 @@ impl SeatStore for EmbeddedSeats {
             });
         }
         let next_expiry_ms = pool.seats.values().map(|(e, _)| *e).min().unwrap_or(now);
-        pool.append(
-            self.event_ids.next(now),
-            SeatEventKind::Denied,
-            "",
-            Some(request.session.clone()),
-            now,
-            Some(in_use),
-        );
+        pool.deny(now, in_use, &request.session);
         Ok(Acquired::Full {
             in_use,
             next_expiry_ms,
@@ -283,6 +331,13 @@ impl SeatStore for EmbeddedSeats {
         Ok(pools
             .get_mut(&license_id)
             .map_or(0, |pool| pool.prune(now_ms(), &self.event_ids)))
+    }
+
+    async fn flush_denials(&self, license_id: Uuid) -> SeatResult<u64> {
+        let mut pools = self.lock()?;
+        Ok(pools
+            .get_mut(&license_id)
+            .map_or(0, |pool| pool.flush_denials(now_ms(), &self.event_ids)))
     }
 
     async fn pools(&self) -> SeatResult<Vec<Uuid>> {

@@ -10,9 +10,21 @@
 //! Acquire is one atomic step (prune expired, reuse the caller's session, else add below the cap);
 //! heartbeat never revives an expired session; release is idempotent.
 //!
-//! Every seat event (acquired, denied, released, expired) is appended to a per-license event log in
-//! the same atomic step that causes it; [`cleanup`] drains those logs into the audit table, so
-//! heartbeat and release never touch the database and no event is lost between the two.
+//! Every seat event (acquired, released, expired) is appended to a per-license event log in the same
+//! atomic step that causes it; [`cleanup`] drains those logs into the audit table, so heartbeat and
+//! release never touch the database and no event is lost between the two. Nothing ever trims the log:
+//! an event leaves it only when cleanup has written it.
+//!
+//! Denials are counted rather than logged one by one: a machine retrying a full pool thousands of
+//! times would otherwise fill the log (and the audit table) with identical lines. Each denial adds
+//! one to a pending count per machine (`user:fingerprint`) with its first and last time, in the same
+//! atomic step; [`SeatStore::flush_denials`] (called by cleanup) moves each count into the log as one
+//! `denied` event, so the counts stay exact and a storm costs one event per machine per cleanup run.
+//!
+//! **What bounds the log while cleanup is down:** pending denial counts, one per distinct machine
+//! refused since the last flush, whatever the number of retries; grants, releases and expiries, at
+//! most one each per seat change, which only a client that really takes and gives back seats can
+//! cause (at most `max_seats` grants before a release or expiry must come first).
 
 pub mod cleanup;
 mod embedded;
@@ -175,8 +187,13 @@ pub struct SeatEvent {
     pub data: Option<SessionData>,
     /// When (ms since the epoch); for an expiry, the moment the seat lapsed.
     pub at_ms: i64,
-    /// Live sessions at that moment, for grants and denials.
+    /// Live sessions at that moment, for grants and denials (for a denial count, at the last one).
     pub in_use: Option<u32>,
+    /// How many occurrences the event stands for: the number of refusals of a `denied` count, 1 for
+    /// every other event.
+    pub count: u64,
+    /// When the last of them happened (ms); `at_ms` for a single occurrence.
+    pub last_at_ms: i64,
 }
 
 /// The live-seat store.
@@ -206,7 +223,12 @@ pub trait SeatStore: Send + Sync + 'static {
     /// Moves the expired sessions of a license into its event log; how many there were.
     async fn reap(&self, license_id: Uuid) -> SeatResult<u32>;
 
-    /// Every license with live seats or undrained events.
+    /// Moves every pending denial count of a license into its event log, one `denied` event per
+    /// machine, and starts those counts afresh; how many events it appended. Denials that happen
+    /// meanwhile are either in a moved count or in a new one, never in both or neither.
+    async fn flush_denials(&self, license_id: Uuid) -> SeatResult<u64>;
+
+    /// Every license with live seats, pending denial counts or undrained events.
     async fn pools(&self) -> SeatResult<Vec<Uuid>>;
 
     /// Up to `max` of a license's oldest undrained events.
@@ -240,6 +262,18 @@ pub mod lua {
     /// Acquire: prune, then reuse, grant or refuse.
     pub fn acquire() -> String {
         format!("{PRUNE}\n{}", include_str!("acquire.lua"))
+    }
+
+    /// Moves pending denial counts into the event log.
+    pub const FLUSH_DENIALS: &str = include_str!("flush_denials.lua");
+    /// Forgets drained events.
+    pub const ACK_EVENTS: &str = include_str!("ack_events.lua");
+
+    /// The keys of a license's pool in the order acquire, release and reap take them, all under
+    /// its `{lic:<id>}` hash tag (`prefix` first: empty in production).
+    pub fn pool_keys(prefix: &str, license: uuid::Uuid) -> [String; 5] {
+        ["seats", "sessions", "holders", "events", "denials"]
+            .map(|part| format!("{prefix}{{lic:{license}}}:{part}"))
     }
 
     /// Release: prune, then remove.

@@ -1,19 +1,21 @@
--- Shared head of acquire.lua and reap.lua (prepended by seats/redis.rs).
+-- Shared head of acquire.lua, release.lua and reap.lua (prepended by seats/mod.rs).
 -- KEYS[1] seats ZSET (session -> expiry ms), KEYS[2] sessions HASH (session -> JSON),
--- KEYS[3] holders HASH (user:fingerprint -> session), KEYS[4] events STREAM.
+-- KEYS[3] holders HASH (user:fingerprint -> session), KEYS[4] events STREAM,
+-- KEYS[5] denials HASH (user:fingerprint -> pending denial count, see acquire.lua).
 -- Every expired member is moved to the events stream as 'expired' before it is removed, so no
--- expiry goes unrecorded; all four keys share the {lic:<id>} hash tag.
-local seats, sessions, holders, events = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+-- expiry goes unrecorded; all five keys share the {lic:<id>} hash tag.
+local seats, sessions, holders, events, denials = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
--- A stream nobody drains for a week (cleanup runs every minute) is dropped rather than kept forever.
-local KEEP_MS = 7 * 24 * 3600 * 1000
 
+-- No MAXLEN: an event leaves the stream only when cleanup has written it to the audit table
+-- (ack_events.lua). A drained, empty stream is given a TTL there, so PERSIST clears it as soon as
+-- the stream holds an event again: nothing undrained ever expires.
 local function append(kind, session, data, at, extra)
-  local args = {events, 'MAXLEN', '~', '100000', '*', 'kind', kind, 'session', session, 'data', data, 'at', tostring(at)}
+  local args = {events, '*', 'kind', kind, 'session', session, 'data', data, 'at', tostring(at)}
   if extra then table.insert(args, 'in_use'); table.insert(args, tostring(extra)) end
   redis.call('XADD', unpack(args))
-  redis.call('PEXPIRE', events, KEEP_MS)
+  redis.call('PERSIST', events)
 end
 
 local function forget(session)

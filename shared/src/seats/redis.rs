@@ -7,7 +7,8 @@
 //! - `{lic:<id>}:seats`: sorted set, session id scored by its expiry in ms from Redis `TIME`;
 //! - `{lic:<id>}:sessions`: hash, session id → [`SessionData`] JSON;
 //! - `{lic:<id>}:holders`: hash, `user:fingerprint` → session id (one seat per user per machine);
-//! - `{lic:<id>}:events`: stream of seat events waiting for [`super::cleanup`].
+//! - `{lic:<id>}:events`: stream of seat events waiting for [`super::cleanup`], never trimmed;
+//! - `{lic:<id>}:denials`: hash, `user:fingerprint` → that machine's pending denial count.
 //!
 //! The connection is made on first use, so a service starts while Redis is down and `/readyz` says
 //! so; each command has a response timeout, so a hung Redis answers `unavailable`, not a hang.
@@ -42,7 +43,13 @@ pub struct RedisSeats {
     release: Script,
     reap: Script,
     holders: Script,
+    flush_denials: Script,
+    ack_events: Script,
 }
+
+/// Denial counts moved per `flush_denials` script call: enough that a normal pool needs one call,
+/// few enough that a pool refusing many thousands of machines never blocks Redis for long.
+const FLUSH_BATCH: u32 = 1000;
 
 impl RedisSeats {
     /// A store on the Redis at `url`, keys prefixed with `prefix` (empty in production).
@@ -74,6 +81,8 @@ impl RedisSeats {
             release: Script::new(&lua::release()),
             reap: Script::new(&lua::reap()),
             holders: Script::new(lua::HOLDERS),
+            flush_denials: Script::new(lua::FLUSH_DENIALS),
+            ack_events: Script::new(lua::ACK_EVENTS),
         }
     }
 
@@ -96,9 +105,9 @@ impl RedisSeats {
         format!("{}{{lic:{license}}}:{part}", self.prefix)
     }
 
-    /// The four keys of a license's pool, in the order the scripts expect.
-    fn pool_keys(&self, license: Uuid) -> [String; 4] {
-        ["seats", "sessions", "holders", "events"].map(|part| self.key(license, part))
+    /// The keys of a license's pool, in the order the scripts expect.
+    fn pool_keys(&self, license: Uuid) -> [String; 5] {
+        lua::pool_keys(&self.prefix, license)
     }
 
     /// Deletes every key under this store's prefix (tests clean up with it).
@@ -261,6 +270,27 @@ impl SeatStore for RedisSeats {
         Ok(reaped as u32)
     }
 
+    async fn flush_denials(&self, license_id: Uuid) -> SeatResult<u64> {
+        let mut conn = self.conn().await?;
+        let mut moved = 0;
+        loop {
+            let (batch, remaining): (u64, u64) = self
+                .flush_denials
+                .key(self.key(license_id, "denials"))
+                .key(self.key(license_id, "events"))
+                .arg(FLUSH_BATCH)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(classify)?;
+            moved += batch;
+            // Denials arriving while this runs start new counts; those wait for the next run
+            // rather than keeping this loop going during a storm.
+            if remaining == 0 || batch < u64::from(FLUSH_BATCH) {
+                return Ok(moved);
+            }
+        }
+    }
+
     async fn pools(&self) -> SeatResult<Vec<Uuid>> {
         let mut conn = self.conn().await?;
         let keys = scan(&mut conn, &format!("{}{{lic:*", self.prefix)).await?;
@@ -275,16 +305,17 @@ impl SeatStore for RedisSeats {
         }
         // XDEL leaves a drained stream in place (it keeps the stream's last id, so ids never
         // repeat and the audit dedupe key stays unique): a license whose only key is an empty
-        // stream has neither seats nor events, and is not a pool.
+        // stream has neither seats, denials nor events, and is not a pool.
         let mut pipe = redis::pipe();
         for id in &ids {
             pipe.exists(self.key(*id, "seats"))
+                .exists(self.key(*id, "denials"))
                 .xlen(self.key(*id, "events"));
         }
         let counts: Vec<i64> = pipe.query_async(&mut conn).await.map_err(classify)?;
         Ok(ids
             .into_iter()
-            .zip(counts.chunks_exact(2))
+            .zip(counts.chunks_exact(3))
             .filter(|(_, counts)| counts.iter().any(|&n| n > 0))
             .map(|(id, _)| id)
             .collect())
@@ -312,12 +343,15 @@ impl SeatStore for RedisSeats {
                         field("kind")
                     ))
                 })?;
+                let at_ms = int(&field("at"))?;
                 Ok(SeatEvent {
                     kind,
                     session_id: field("session"),
                     data: serde_json::from_str(&field("data")).ok(),
-                    at_ms: int(&field("at"))?,
+                    at_ms,
                     in_use: field("in_use").parse().ok(),
+                    count: field("count").parse().unwrap_or(1),
+                    last_at_ms: field("last").parse().unwrap_or(at_ms),
                     id: entry.id.clone(),
                 })
             })
@@ -329,8 +363,11 @@ impl SeatStore for RedisSeats {
             return Ok(());
         }
         let mut conn = self.conn().await?;
-        let _: i64 = conn
-            .xdel(self.key(license_id, "events"), ids)
+        let _: i64 = self
+            .ack_events
+            .key(self.key(license_id, "events"))
+            .arg(ids)
+            .invoke_async(&mut conn)
             .await
             .map_err(classify)?;
         Ok(())

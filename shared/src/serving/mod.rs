@@ -7,17 +7,24 @@
 //!   `Query` likewise.
 //! - [`auth`]: the bearer token and the lease of a request.
 //! - [`health`]: `GET /healthz` and `GET /readyz`.
-//! - [`shutdown`]: serving until SIGTERM / Ctrl-C, then draining for a bounded time.
+//! - [`shutdown`]: serving until SIGTERM / Ctrl-C, then draining for a bounded time; on which
+//!   address ([`listen_address`]).
+//! - [`connections`]: header-read and keep-alive timeouts, the connection cap, the descriptor limit.
 
 pub mod auth;
+pub mod connections;
 mod extract;
 mod health;
 mod json;
 mod shutdown;
 mod stack;
 
+pub use connections::ConnectionLimits;
 pub use extract::{Path, Query};
 pub use health::Readiness;
 pub use json::Json;
-pub use shutdown::{serve, serve_until_signal, shutdown_signal};
+pub use shutdown::{
+    listen_address, serve, serve_until_signal, serve_until_signal_keeping, serve_with,
+    shutdown_signal,
+};
 pub use stack::{Routine, service_router};

@@ -143,9 +143,8 @@ impl RawRedis {
         })
     }
 
-    fn keys(&self, license: Uuid) -> [String; 4] {
-        ["seats", "sessions", "holders", "events"]
-            .map(|part| format!("{}{{lic:{license}}}:{part}", self.prefix))
+    fn keys(&self, license: Uuid) -> [String; 5] {
+        lua::pool_keys(&self.prefix, license)
     }
 }
 

@@ -1,6 +1,7 @@
-//! The seat event log and its consumer: every change appends one event, acknowledged events are
-//! forgotten, `reap` records idle expiries, `pools` lists what needs a visit, and the cleanup job
-//! audits every event exactly once, even after a crash between append and acknowledge.
+//! The seat event log and its consumer: every change appends one event, denials are counted per
+//! machine until flushed, acknowledged events are forgotten, `reap` records idle expiries, `pools`
+//! lists what needs a visit, and the cleanup job audits every event exactly once, even after a crash
+//! between append and acknowledge.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -20,7 +21,8 @@ use crate::{
 };
 
 conformance! {
-    every_seat_change_appends_one_event_with_its_session_data,
+    every_seat_change_appends_one_event_and_a_denial_waits_in_its_machines_count,
+    repeated_denials_of_one_machine_become_one_event_with_their_count,
     ack_events_forgets_only_the_acknowledged_events,
     reap_records_the_expiries_of_an_idle_pool,
     pools_lists_licenses_with_seats_or_undrained_events,
@@ -28,7 +30,9 @@ conformance! {
     cleanup_after_a_crash_between_append_and_ack_writes_no_duplicates,
 }
 
-async fn every_seat_change_appends_one_event_with_its_session_data(seats: Arc<dyn SeatStore>) {
+async fn every_seat_change_appends_one_event_and_a_denial_waits_in_its_machines_count(
+    seats: Arc<dyn SeatStore>,
+) {
     // Arrange
     let license = Uuid::new_v4();
     let (leaving, refused, crashed) = (stranger(), stranger(), stranger());
@@ -37,18 +41,34 @@ async fn every_seat_change_appends_one_event_with_its_session_data(seats: Arc<dy
     // Act: acquire, deny, release, then acquire a seat and let it expire.
     let first = granted(acquire(&*seats, license, 1, TTL, &leaving).await);
     full_count(&acquire(&*seats, license, 1, TTL, &refused).await);
+    let denied_at = now_ms();
     assert!(release(&*seats, license, &first.id).await);
     let lost = granted(acquire(&*seats, license, 1, Duration::from_millis(100), &crashed).await);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let reaped = seats.reap(license).await.expect("reap answers");
+    let before_flush = seats.events(license, 100).await.expect("events answers");
+    let flushed = seats
+        .flush_denials(license)
+        .await
+        .expect("flush_denials answers");
     let finished = now_ms();
 
-    // Assert
+    // Assert: seat changes are in the log at once; the denial only once its count is flushed.
     assert_eq!(reaped, 1);
+    assert_eq!(flushed, 1);
     let events = seats.events(license, 100).await.expect("events answers");
+    assert_eq!(events[..4], before_flush[..], "a flush only appends");
     let summary: Vec<_> = events
         .iter()
-        .map(|e| (e.kind, e.session_id.as_str(), e.data.as_ref(), e.in_use))
+        .map(|e| {
+            (
+                e.kind,
+                e.session_id.as_str(),
+                e.data.as_ref(),
+                e.in_use,
+                e.count,
+            )
+        })
         .collect();
     assert_eq!(
         summary,
@@ -57,38 +77,101 @@ async fn every_seat_change_appends_one_event_with_its_session_data(seats: Arc<dy
                 SeatEventKind::Acquired,
                 first.id.as_str(),
                 Some(&leaving),
-                Some(1)
+                Some(1),
+                1
             ),
-            (SeatEventKind::Denied, "", Some(&refused), Some(1)),
             (
                 SeatEventKind::Released,
                 first.id.as_str(),
                 Some(&leaving),
-                None
+                None,
+                1
             ),
             (
                 SeatEventKind::Acquired,
                 lost.id.as_str(),
                 Some(&crashed),
-                Some(1)
+                Some(1),
+                1
             ),
             (
                 SeatEventKind::Expired,
                 lost.id.as_str(),
                 Some(&crashed),
-                None
+                None,
+                1
             ),
+            (SeatEventKind::Denied, "", Some(&refused), Some(1), 1),
         ]
     );
     assert_eq!(
-        events[4].at_ms, lost.expires_at_ms,
+        events[3].at_ms, lost.expires_at_ms,
         "an expiry dates from its lapse"
     );
+    let denial = &events[4];
+    assert!((started - SKEW_MS..=denied_at + SKEW_MS).contains(&denial.at_ms));
+    assert_eq!(denial.last_at_ms, denial.at_ms, "one denial: first is last");
     for event in &events {
         assert!((started - SKEW_MS..=finished + SKEW_MS).contains(&event.at_ms));
     }
     let ids: HashSet<_> = events.iter().map(|e| &e.id).collect();
     assert_eq!(ids.len(), events.len(), "event ids are unique");
+    assert_eq!(
+        seats.flush_denials(license).await.expect("flush answers"),
+        0,
+        "a flushed count is gone"
+    );
+}
+
+async fn repeated_denials_of_one_machine_become_one_event_with_their_count(
+    seats: Arc<dyn SeatStore>,
+) {
+    // Arrange: a full one-seat pool and two machines knocking.
+    let license = Uuid::new_v4();
+    let (laptop, desktop) = (stranger(), stranger());
+    granted(acquire(&*seats, license, 1, LONG, &stranger()).await);
+    drain(&*seats, license).await;
+    let started = now_ms();
+
+    // Act
+    for _ in 0..5 {
+        full_count(&acquire(&*seats, license, 1, LONG, &laptop).await);
+    }
+    full_count(&acquire(&*seats, license, 1, LONG, &desktop).await);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    full_count(&acquire(&*seats, license, 1, LONG, &laptop).await);
+    let last = now_ms();
+    let flushed = seats.flush_denials(license).await.expect("flush answers");
+    full_count(&acquire(&*seats, license, 1, LONG, &laptop).await);
+    seats.flush_denials(license).await.expect("flush answers");
+
+    // Assert: one event per machine and flush, counts exact, first and last times kept.
+    assert_eq!(flushed, 2);
+    let events = seats.events(license, 100).await.expect("events answers");
+    assert_eq!(events.len(), 3);
+    assert!(events.iter().all(|e| e.kind == SeatEventKind::Denied));
+    // The order of the machines within one flush is unspecified.
+    let mut first_flush: Vec<_> = events[..2]
+        .iter()
+        .map(|e| (e.data.as_ref(), e.count))
+        .collect();
+    first_flush.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
+    assert_eq!(first_flush, vec![(Some(&laptop), 6), (Some(&desktop), 1)]);
+    assert_eq!(
+        (events[2].data.as_ref(), events[2].count),
+        (Some(&laptop), 1)
+    );
+    let laptop_count = events[..2]
+        .iter()
+        .find(|e| e.count == 6)
+        .expect("the laptop's count");
+    assert!((started - SKEW_MS..=last + SKEW_MS).contains(&laptop_count.at_ms));
+    assert!(laptop_count.last_at_ms >= laptop_count.at_ms + 5);
+    assert!(laptop_count.last_at_ms <= last + SKEW_MS);
+    assert!(
+        events[2].at_ms >= laptop_count.last_at_ms,
+        "a new count after the flush"
+    );
 }
 
 async fn ack_events_forgets_only_the_acknowledged_events(seats: Arc<dyn SeatStore>) {
@@ -266,15 +349,15 @@ async fn cleanup_after_a_crash_between_append_and_ack_writes_no_duplicates(
 }
 
 /// A records store with one registered tenant, for events whose tenant and user must be real.
-struct Audited {
-    store: SqliteStore,
-    tenant: Uuid,
-    user: Uuid,
-    license: Uuid,
+pub(crate) struct Audited {
+    pub(crate) store: SqliteStore,
+    pub(crate) tenant: Uuid,
+    pub(crate) user: Uuid,
+    pub(crate) license: Uuid,
 }
 
 /// A fresh records store, and the tenant, owner and license of its one registration.
-async fn audited_tenant() -> Audited {
+pub(crate) async fn audited_tenant() -> Audited {
     let store = sqlite_store().await;
     let registered = store
         .register(&Registration {

@@ -13,7 +13,8 @@
 //! Layout: this file holds the macro and the helpers every concern uses; then one module per
 //! concern: `contention` (the cap under hundreds of racing machines), `reacquire` (one seat per
 //! machine), `expiry` (TTL and heartbeats), `release`, `full_pool` (a lowered cap, full answers),
-//! `events_cleanup` (the event log and the cleanup job's audit) and `redis_specific`.
+//! `events_cleanup` (the event log and the cleanup job's audit), `storms` (more events than any
+//! trim would keep, and a denial storm counted exactly) and `redis_specific`.
 //!
 //! Run: `REDIS_URL=redis://127.0.0.1:6379 cargo nextest run -p integration-tests
 //! --test seat_conformance`
@@ -59,6 +60,7 @@ mod full_pool;
 mod reacquire;
 mod redis_specific;
 mod release;
+mod storms;
 
 /// The seat lifetime of most tests: short enough to watch sessions expire.
 const TTL: Duration = Duration::from_millis(400);
@@ -190,7 +192,13 @@ async fn release(seats: &dyn SeatStore, license: Uuid, session: &str) -> bool {
         .expect("release answers")
 }
 
+/// Moves pending denial counts into the log, then forgets every event in it, as cleanup would
+/// after writing them.
 async fn drain(seats: &dyn SeatStore, license: Uuid) {
+    seats
+        .flush_denials(license)
+        .await
+        .expect("flush_denials answers");
     let ids: Vec<String> = seats
         .events(license, 10_000)
         .await
