@@ -8,7 +8,8 @@
 //! - [`health`]: `GET /healthz` and `GET /readyz`.
 //! - [`shutdown`]: serving until SIGTERM / Ctrl-C, then draining for a bounded time; on which
 //!   address ([`listen_address`]).
-//! - [`connections`]: header-read and keep-alive timeouts, the connection cap, the descriptor limit.
+//! - [`connections`]: accepting connections within a cap and the descriptor limit; `timeouts`:
+//!   their header-read and keep-alive deadlines.
 
 pub mod auth;
 pub mod connections;
@@ -16,6 +17,7 @@ mod health;
 mod json;
 mod shutdown;
 mod stack;
+mod timeouts;
 
 pub use connections::ConnectionLimits;
 pub use health::Readiness;
