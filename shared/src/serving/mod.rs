@@ -9,7 +9,8 @@
 //! - [`health`]: `GET /healthz` and `GET /readyz`.
 //! - [`shutdown`]: serving until SIGTERM / Ctrl-C, then draining for a bounded time; on which
 //!   address ([`listen_address`]).
-//! - [`connections`]: header-read and keep-alive timeouts, the connection cap, the descriptor limit.
+//! - [`connections`]: accepting connections within a cap and the descriptor limit; `timeouts`:
+//!   their header-read and keep-alive deadlines.
 
 pub mod auth;
 pub mod connections;
@@ -18,6 +19,7 @@ mod health;
 mod json;
 mod shutdown;
 mod stack;
+mod timeouts;
 
 pub use connections::ConnectionLimits;
 pub use extract::{Path, Query};
