@@ -1,25 +1,70 @@
 //! A thin HTTP client for the tests: the requests a CLI or an admin tool would send.
+//!
+//! A [`Reply`] keeps the raw body; tests read it as the wire contract's types
+//! ([`Reply::json`], [`Reply::problem`], [`Reply::code`]) so that renaming a field of
+//! `shared::api` breaks the build of the tests, not a promise silently.
 
 use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use shared::api::problem::PROBLEM_JSON;
+use shared::api::{ProblemCode, ProblemDetails};
 
 use crate::tokens::Person;
 
-/// A response with its status, headers and JSON body (`Null` when empty).
+/// A response with its status, headers and raw body.
 #[derive(Debug)]
 pub struct Reply {
     /// HTTP status.
     pub status: StatusCode,
     /// Headers.
     pub headers: reqwest::header::HeaderMap,
-    /// Body as JSON.
-    pub body: Value,
+    /// The body as received (empty when there is none), for the answers that are not ours to
+    /// type (a JWKS, a plain-text rejection) and for failure messages.
+    pub text: String,
 }
 
 impl Reply {
-    /// The problem `code`, if the body is a problem.
-    pub fn code(&self) -> &str {
-        self.body["code"].as_str().unwrap_or_default()
+    /// The body as `T`, the type the server promises for this answer.
+    ///
+    /// # Panics
+    ///
+    /// When the body does not deserialize as `T`, with the status and the raw body.
+    #[track_caller]
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| {
+            panic!(
+                "{} answered a body that is not a {}: {e}\n{}",
+                self.status,
+                std::any::type_name::<T>(),
+                self.text
+            )
+        })
+    }
+
+    /// The body as a problem, checking it is served as `application/problem+json`.
+    ///
+    /// # Panics
+    ///
+    /// When the content type is another or the body is not a [`ProblemDetails`].
+    #[track_caller]
+    pub fn problem(&self) -> ProblemDetails {
+        assert_eq!(
+            self.content_type(),
+            PROBLEM_JSON,
+            "{} answered a problem with another content type: {}",
+            self.status,
+            self.text
+        );
+        self.json()
+    }
+
+    /// The problem `code`, or `None` when the body is not a problem (a success, a non-JSON
+    /// answer), so `(reply.status, reply.code())` shows both when an assertion fails.
+    pub fn code(&self) -> Option<ProblemCode> {
+        serde_json::from_str::<ProblemDetails>(&self.text)
+            .ok()
+            .map(|problem| problem.code)
     }
 
     /// The `Content-Type`.
@@ -44,15 +89,10 @@ pub async fn send(method: Method, url: &str, bearer: Option<&str>, body: Option<
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.expect("a body");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
     Reply {
         status,
         headers,
-        body,
+        text,
     }
 }
 

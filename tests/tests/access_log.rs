@@ -5,6 +5,7 @@ use integration_tests::api::{Reply, acquire, heartbeat, machine, register, relea
 use integration_tests::server::TestServer;
 use integration_tests::tokens::Person;
 use reqwest::Method;
+use shared::api::{AcquireResponse, ProblemCode};
 use shared::telemetry::CapturedLines;
 
 /// Log lines in Cloud Logging's format captured from everything this thread runs, and a runtime
@@ -42,9 +43,9 @@ fn a_refused_token_is_logged_with_its_reason_and_request_id() {
         )
         .await
     });
-    assert_eq!(reply.code(), "invalid_token");
+    assert_eq!(reply.code(), Some(ProblemCode::InvalidToken));
     assert!(
-        !reply.body.to_string().contains("lease:"),
+        !reply.text.contains("lease:"),
         "the reason stays out of the response"
     );
     let request_id = reply.headers["x-request-id"].to_str().expect("id");
@@ -74,7 +75,7 @@ fn routine_successes_log_at_debug_and_everything_else_as_before() {
         let person = Person::at("acme.test");
         let registered = register(&server.url, &person).await;
         let granted = acquire(&server.url, &person, &machine(1), "laptop").await;
-        let lease = granted.body["lease"].as_str().expect("lease").to_owned();
+        let lease = granted.json::<AcquireResponse>().lease;
         let beat = heartbeat(&server.url, &lease).await;
         let health = send(Method::GET, &format!("{}/healthz", server.url), None, None).await;
         let refused = heartbeat(&server.url, &format!("{lease}x")).await;

@@ -14,10 +14,14 @@
 //! The emulator keeps its accounts between runs, so every test signs up fresh email addresses.
 
 use coditect_license::LicenseClient;
+use integration_tests::api::Reply;
 use integration_tests::backends::backend_url;
 use integration_tests::server::TestServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use shared::api::{
+    AcquireResponse, MeResponse, MembersResponse, ProblemCode, RegisterResponse, Role, Tier,
+};
 
 /// The project `start-emulator.sh` runs the emulator for, and the local server's default.
 const PROJECT: &str = integration_tests::tokens::PROJECT;
@@ -131,14 +135,15 @@ async fn server_for(emulator: &Emulator) -> TestServer {
     TestServer::embedded(&[("FIREBASE_AUTH_EMULATOR_HOST", emulator.host.as_str())]).await
 }
 
-/// `METHOD path` on the server with `id_token`; the status and JSON body.
+/// `METHOD path` on the server with `id_token`; the status and the reply, read as the wire
+/// contract's types.
 async fn api(
     server: &TestServer,
     method: reqwest::Method,
     path: &str,
     id_token: &str,
     body: Option<Value>,
-) -> (StatusCode, Value) {
+) -> (StatusCode, Reply) {
     let reply = integration_tests::api::send(
         method,
         &format!("{}{path}", server.url),
@@ -146,7 +151,7 @@ async fn api(
         body,
     )
     .await;
-    (reply.status, reply.body)
+    (reply.status, reply)
 }
 
 #[tokio::test]
@@ -166,23 +171,22 @@ async fn an_emulator_sign_up_registers_a_tenant_reads_me_and_acquires_a_seat() {
         None,
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{registered}");
-    assert_eq!(registered["user"]["role"], "OWNER");
-    assert_eq!(
-        registered["user"]["firebase_uid"],
-        account.local_id.as_str()
-    );
-    assert_eq!(registered["user"]["email"], account.email.to_lowercase());
-    assert_eq!(registered["license"]["tier"], "FREE");
-    assert_eq!(registered["joined_by_invitation"], false);
-    let tenant_id = text(&registered["tenant"], "id");
+    assert_eq!(status, StatusCode::CREATED, "{}", registered.text);
+    let registered: RegisterResponse = registered.json();
+    assert_eq!(registered.user.role, Role::Owner);
+    assert_eq!(registered.user.firebase_uid, account.local_id);
+    assert_eq!(registered.user.email, Some(account.email.to_lowercase()));
+    assert_eq!(registered.license.tier, Tier::Free);
+    assert!(!registered.joined_by_invitation);
+    let tenant_id = registered.tenant.id;
 
     // Me: the same tenant and role.
     let (status, me) = api(&server, reqwest::Method::GET, "/api/v1/me", &id_token, None).await;
-    assert_eq!(status, StatusCode::OK, "{me}");
-    assert_eq!(me["role"], "OWNER");
-    assert_eq!(me["tenant"]["id"], tenant_id.as_str());
-    assert_eq!(me["seats_in_use"], 0);
+    assert_eq!(status, StatusCode::OK, "{}", me.text);
+    let me: MeResponse = me.json();
+    assert_eq!(me.role, Role::Owner);
+    assert_eq!(me.tenant.id, tenant_id);
+    assert_eq!(me.seats_in_use, 0);
 
     // Acquire through the client SDK: a seat and a lease that verifies offline.
     let client = LicenseClient::new(&server.url).expect("client builds");
@@ -196,11 +200,11 @@ async fn an_emulator_sign_up_registers_a_tenant_reads_me_and_acquires_a_seat() {
         .expect("the lease keys are published")
         .verify(&grant.lease)
         .expect("the lease verifies");
-    assert_eq!(lease.tenant, tenant_id);
+    assert_eq!(lease.tenant, tenant_id.to_string());
     assert_eq!(lease.sid, grant.session_id);
     assert_eq!(lease.tier, "FREE");
     let (_, me) = api(&server, reqwest::Method::GET, "/api/v1/me", &id_token, None).await;
-    assert_eq!(me["seats_in_use"], 1, "{me}");
+    assert_eq!(me.json::<MeResponse>().seats_in_use, 1, "{}", me.text);
 
     // The same machine asking again gets 200 and its own seat back.
     let (status, again) = api(
@@ -215,9 +219,10 @@ async fn an_emulator_sign_up_registers_a_tenant_reads_me_and_acquires_a_seat() {
         })),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{again}");
-    assert_eq!(again["session_id"], grant.session_id.as_str());
-    assert_eq!(again["renewed"], true);
+    assert_eq!(status, StatusCode::OK, "{}", again.text);
+    let again: AcquireResponse = again.json();
+    assert_eq!(again.session_id, grant.session_id);
+    assert!(again.renewed);
 
     client
         .release(&grant.lease)
@@ -240,7 +245,7 @@ async fn a_second_registration_of_the_same_emulator_account_answers_200() {
         None,
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(status, StatusCode::CREATED, "{}", first.text);
 
     let fresh_token = emulator.sign_in(&account).await;
     let (status, second) = api(
@@ -252,8 +257,11 @@ async fn a_second_registration_of_the_same_emulator_account_answers_200() {
     )
     .await;
 
-    assert_eq!(status, StatusCode::OK, "{second}");
-    assert_eq!(second["tenant"]["id"], first["tenant"]["id"]);
+    assert_eq!(status, StatusCode::OK, "{}", second.text);
+    assert_eq!(
+        second.json::<RegisterResponse>().tenant.id,
+        first.json::<RegisterResponse>().tenant.id
+    );
 }
 
 #[tokio::test]
@@ -272,17 +280,18 @@ async fn an_invited_email_joins_the_tenant_once_the_emulator_has_verified_it() {
         None,
     )
     .await;
-    let tenant_id = text(&registered["tenant"], "id");
+    let registered: RegisterResponse = registered.json();
+    let tenant_id = registered.tenant.id;
     let bob_email = fresh_email("bob", "acme.io");
     let (status, invited) = api(
         &server,
         reqwest::Method::POST,
         &format!("/api/v1/tenants/{tenant_id}/invitations"),
         &ana_token,
-        Some(json!({ "email": bob_email, "role": "MEMBER" })),
+        Some(json!({ "email": bob_email, "role": Role::Member })),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{invited}");
+    assert_eq!(status, StatusCode::CREATED, "{}", invited.text);
     // Bob signs up; the emulator verifies his email; he signs in again for a token saying so.
     let (bob, unverified_token) = emulator.sign_up(&bob_email).await;
     emulator.verify_email(&bob).await;
@@ -300,11 +309,12 @@ async fn an_invited_email_joins_the_tenant_once_the_emulator_has_verified_it() {
     .await;
 
     // Assert: Bob is a MEMBER of Ana's tenant, sharing its license.
-    assert_eq!(status, StatusCode::CREATED, "{joined}");
-    assert_eq!(joined["joined_by_invitation"], true);
-    assert_eq!(joined["tenant"]["id"], tenant_id.as_str());
-    assert_eq!(joined["user"]["role"], "MEMBER");
-    assert_eq!(joined["license"]["id"], registered["license"]["id"]);
+    assert_eq!(status, StatusCode::CREATED, "{}", joined.text);
+    let joined: RegisterResponse = joined.json();
+    assert!(joined.joined_by_invitation);
+    assert_eq!(joined.tenant.id, tenant_id);
+    assert_eq!(joined.user.role, Role::Member);
+    assert_eq!(joined.license.id, registered.license.id);
     let (status, members) = api(
         &server,
         reqwest::Method::GET,
@@ -313,10 +323,15 @@ async fn an_invited_email_joins_the_tenant_once_the_emulator_has_verified_it() {
         None,
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{members}");
+    assert_eq!(status, StatusCode::OK, "{}", members.text);
     assert!(
-        members.to_string().contains(&bob.local_id),
-        "Bob is listed: {members}"
+        members
+            .json::<MembersResponse>()
+            .members
+            .iter()
+            .any(|member| member.firebase_uid == bob.local_id),
+        "Bob is listed: {}",
+        members.text
     );
 }
 
@@ -335,7 +350,7 @@ async fn an_invited_email_the_emulator_has_not_verified_does_not_join() {
         None,
     )
     .await;
-    let tenant_id = text(&registered["tenant"], "id");
+    let tenant_id = registered.json::<RegisterResponse>().tenant.id;
     let carol_email = fresh_email("carol", "acme.io");
     api(
         &server,
@@ -358,10 +373,11 @@ async fn an_invited_email_the_emulator_has_not_verified_does_not_join() {
     .await;
 
     // She gets a tenant of her own, not Ana's.
-    assert_eq!(status, StatusCode::CREATED, "{registered_carol}");
-    assert_eq!(registered_carol["joined_by_invitation"], false);
-    assert_ne!(registered_carol["tenant"]["id"], tenant_id.as_str());
-    assert_eq!(registered_carol["user"]["role"], "OWNER");
+    assert_eq!(status, StatusCode::CREATED, "{}", registered_carol.text);
+    let registered_carol: RegisterResponse = registered_carol.json();
+    assert!(!registered_carol.joined_by_invitation);
+    assert_ne!(registered_carol.tenant.id, tenant_id);
+    assert_eq!(registered_carol.user.role, Role::Owner);
 }
 
 #[tokio::test]
@@ -391,6 +407,6 @@ async fn a_forged_emulator_token_for_another_project_is_refused() {
     )
     .await;
 
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
-    assert_eq!(problem["code"], "invalid_token");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{}", problem.text);
+    assert_eq!(problem.problem().code, ProblemCode::InvalidToken);
 }

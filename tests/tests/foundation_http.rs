@@ -11,6 +11,7 @@ use integration_tests::backends::sqlite_store;
 use integration_tests::server::{TempDir, TestServer};
 use integration_tests::tokens::Person;
 use reqwest::{Method, StatusCode};
+use shared::api::{AcquireResponse, HealthResponse, HealthStatus, ProblemCode, ProblemDetails};
 use shared::config::Config;
 use shared::serving::{Readiness, service_router};
 
@@ -19,13 +20,13 @@ async fn the_embedded_default_is_healthy_and_ready() {
     let server = TestServer::embedded(&[]).await;
     let health = send(Method::GET, &format!("{}/healthz", server.url), None, None).await;
     assert_eq!(
-        (health.status, health.body["status"].as_str()),
-        (StatusCode::OK, Some("ok"))
+        (health.status, health.json::<HealthResponse>().status),
+        (StatusCode::OK, HealthStatus::Ok)
     );
     let ready = send(Method::GET, &format!("{}/readyz", server.url), None, None).await;
     assert_eq!(
-        (ready.status, ready.body["status"].as_str()),
-        (StatusCode::OK, Some("ready"))
+        (ready.status, ready.json::<HealthResponse>().status),
+        (StatusCode::OK, HealthStatus::Ready)
     );
 }
 
@@ -41,12 +42,12 @@ async fn unknown_paths_wrong_methods_and_bad_bodies_answer_problem_json() {
         (
             http.get(format!("{}/nowhere", server.url)),
             StatusCode::NOT_FOUND,
-            "not_found",
+            ProblemCode::NotFound,
         ),
         (
             http.get(&acquire_url),
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ProblemCode::MethodNotAllowed,
         ),
         (
             http.post(&acquire_url)
@@ -54,14 +55,14 @@ async fn unknown_paths_wrong_methods_and_bad_bodies_answer_problem_json() {
                 .header("content-type", "application/json")
                 .body("{\"fingerprint\":"),
             StatusCode::BAD_REQUEST,
-            "malformed_json",
+            ProblemCode::MalformedJson,
         ),
         (
             http.post(&acquire_url)
                 .bearer_auth(person.token())
                 .body("{}"),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ProblemCode::UnsupportedMediaType,
         ),
         (
             http.post(&acquire_url)
@@ -69,7 +70,7 @@ async fn unknown_paths_wrong_methods_and_bad_bodies_answer_problem_json() {
                 .header("content-type", "application/json")
                 .body(format!("{{\"hostname\":\"{}\"}}", "x".repeat(4096))),
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ProblemCode::PayloadTooLarge,
         ),
     ];
     for (request, status, code) in cases {
@@ -84,15 +85,15 @@ async fn unknown_paths_wrong_methods_and_bad_bodies_answer_problem_json() {
             .to_str()
             .expect("id")
             .to_owned();
-        let body: serde_json::Value = response.json().await.expect("json");
-        assert_eq!(body["code"], code);
-        assert_eq!(body["status"], status.as_u16());
+        let problem: ProblemDetails = response.json().await.expect("a problem body");
+        assert_eq!(problem.code, code);
+        assert_eq!(problem.status, status.as_u16());
         assert_eq!(
-            body["request_id"],
-            request_id.as_str(),
+            problem.request_id.as_deref(),
+            Some(request_id.as_str()),
             "the problem names its request"
         );
-        assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        assert!(!problem.detail.is_empty());
     }
 }
 
@@ -137,21 +138,24 @@ async fn readiness_names_the_backend_that_does_not_answer() {
     let ready = send(Method::GET, &format!("{}/readyz", server.url), None, None).await;
     assert_eq!(
         (ready.status, ready.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(ProblemCode::Unavailable)
+        )
     );
     assert_eq!(
-        ready.body["failing"],
-        serde_json::json!(["database", "seats"])
+        ready.problem().failing,
+        Some(vec!["database".to_owned(), "seats".to_owned()])
     );
-    assert!(
-        !ready.body.to_string().contains("nobody"),
-        "no connection details leak"
-    );
+    assert!(!ready.text.contains("nobody"), "no connection details leak");
 
     let refused = acquire(&server.url, &Person::at("acme.test"), &machine(1), "box").await;
     assert_eq!(
         (refused.status, refused.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(ProblemCode::Unavailable)
+        )
     );
     assert!(refused.headers.contains_key("retry-after"));
 }
@@ -213,7 +217,7 @@ async fn heartbeat_and_release_work_while_the_database_is_down() {
         .await
         .expect("registered");
     let granted = acquire(&url, &person, &machine(1), "box").await;
-    let lease = granted.body["lease"].as_str().expect("lease").to_owned();
+    let lease = granted.json::<AcquireResponse>().lease;
 
     sqlite.pool().close().await;
 
@@ -222,7 +226,10 @@ async fn heartbeat_and_release_work_while_the_database_is_down() {
     let down = acquire(&url, &person, &machine(2), "box").await;
     assert_eq!(
         (down.status, down.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(ProblemCode::Unavailable)
+        ),
         "the database really is down"
     );
 }
@@ -314,7 +321,8 @@ async fn every_function_binary_serves_healthz_and_stops_on_sigterm() {
         let base = format!("http://127.0.0.1:{port}");
         let document = send(Method::GET, &format!("{base}/openapi.json"), None, None).await;
         assert_eq!(
-            document.body, openapi,
+            document.json::<serde_json::Value>(),
+            openapi,
             "{function} serves the committed OpenAPI document"
         );
         let alias = send(Method::GET, &format!("{base}/health"), None, None).await;
@@ -328,7 +336,7 @@ async fn every_function_binary_serves_healthz_and_stops_on_sigterm() {
                 None,
             )
             .await;
-            assert_eq!(task.status, 503, "cleanup routes its task: {:?}", task.body);
+            assert_eq!(task.status, 503, "cleanup routes its task: {}", task.text);
         }
         let status = Command::new("kill")
             .args(["-TERM", &service.0.id().to_string()])

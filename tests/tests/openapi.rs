@@ -74,7 +74,7 @@ async fn the_local_server_serves_the_committed_document() {
     .await;
     assert_eq!(reply.status, 200);
     let committed: Value = serde_json::from_str(&committed()).expect("JSON");
-    assert_eq!(reply.body, committed);
+    assert_eq!(reply.json::<Value>(), committed);
 }
 
 /// Every documented operation but cleanup (which `local` runs on a timer) reaches a handler on the

@@ -7,7 +7,8 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
+use shared::api::SessionsResponse;
 use shared::seats::{RedisSeats, SeatStore};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::watch;
@@ -101,7 +102,7 @@ impl HolderSource {
                 owners,
             } => {
                 let (owner, tenant) = &owners[index];
-                let body = call(
+                let answer: SessionsResponse = call(
                     http,
                     reqwest::Method::GET,
                     &format!("{admin}/api/v1/tenants/{tenant}/sessions"),
@@ -109,10 +110,7 @@ impl HolderSource {
                     None,
                 )
                 .await?;
-                let sessions = body["sessions"]
-                    .as_array()
-                    .ok_or_else(|| anyhow!("sessions answer without `sessions`: {body}"))?;
-                Ok(sessions.len() as u32)
+                Ok(answer.sessions.len() as u32)
             }
         }
     }

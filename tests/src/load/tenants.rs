@@ -5,9 +5,11 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use chrono::Utc;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use shared::api::{InvitationResponse, RegisterResponse};
 use shared::domain::{LicenseStatus, Tier};
 use shared::store::{LicensePlan, PgStore, SqliteStore, Store};
 use tokio::runtime::Handle;
@@ -104,7 +106,7 @@ async fn register_license(
 ) -> anyhow::Result<LicenseUnderTest> {
     let domain = format!("lic{index}.loadgen.test");
     let owner = Person::at(&domain);
-    let registered = call(
+    let registered: RegisterResponse = call(
         http,
         reqwest::Method::POST,
         &format!("{admin}/api/v1/register"),
@@ -113,18 +115,12 @@ async fn register_license(
     )
     .await
     .context("registering a tenant's owner")?;
-    let id = |value: &Value| -> anyhow::Result<Uuid> {
-        value
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| anyhow!("register answered without an id: {registered}"))
-    };
-    let tenant = id(&registered["tenant"]["id"])?;
-    let license = id(&registered["license"]["id"])?;
+    let tenant = registered.tenant.id;
+    let license = registered.license.id;
     let mut people = Vec::with_capacity(members);
     for _ in 0..members {
         let member = Person::at(&domain);
-        call(
+        call::<InvitationResponse>(
             http,
             reqwest::Method::POST,
             &format!("{admin}/api/v1/tenants/{tenant}/invitations"),
@@ -133,7 +129,7 @@ async fn register_license(
         )
         .await
         .context("inviting a member")?;
-        let joined = call(
+        let joined: RegisterResponse = call(
             http,
             reqwest::Method::POST,
             &format!("{admin}/api/v1/register"),
@@ -142,8 +138,8 @@ async fn register_license(
         )
         .await
         .context("registering an invited member")?;
-        if joined["tenant"]["id"] != tenant.to_string().as_str() {
-            bail!("an invited member joined another tenant: {joined}");
+        if joined.tenant.id != tenant {
+            bail!("an invited member joined another tenant: {joined:?}");
         }
         people.push(member);
     }
@@ -156,23 +152,24 @@ async fn register_license(
     })
 }
 
-/// One authenticated JSON call that must succeed; its body.
-pub(crate) async fn call(
+/// One authenticated JSON call that must succeed; its body as the type the server promises.
+pub(crate) async fn call<T: DeserializeOwned>(
     http: &reqwest::Client,
     method: reqwest::Method,
     url: &str,
     who: &Person,
     body: Option<Value>,
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<T> {
     let mut request = http.request(method, url).bearer_auth(who.token());
     if let Some(body) = body {
         request = request.json(&body);
     }
     let response = request.send().await.with_context(|| url.to_owned())?;
     let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let text = response.text().await.with_context(|| url.to_owned())?;
     if !status.is_success() {
-        bail!("{url} answered {status}: {body}");
+        bail!("{url} answered {status}: {text}");
     }
-    Ok(body)
+    serde_json::from_str(&text)
+        .with_context(|| format!("{url} answered {status} with an unexpected body: {text}"))
 }

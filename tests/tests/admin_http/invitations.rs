@@ -5,6 +5,7 @@ use integration_tests::server::{Backends, TestServer};
 use integration_tests::tokens::Person;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use shared::api::{InvitationResponse, InvitationsResponse, ProblemCode, RegisterResponse, Role};
 
 use crate::{call, join, org};
 
@@ -19,7 +20,7 @@ async fn an_invited_verified_email_joins_and_an_unverified_one_does_not(backends
     };
     let acme = org(&server, "acme.test").await;
     let admin = Person::at("acme.test");
-    join(&server, &acme, &admin, "ADMIN").await;
+    join(&server, &acme, &admin, Role::Admin).await;
 
     let mut unverified = Person::at("acme.test");
     unverified.email_verified = false;
@@ -32,13 +33,12 @@ async fn an_invited_verified_email_joins_and_an_unverified_one_does_not(backends
     )
     .await;
     assert_eq!(invited.status, StatusCode::CREATED, "an admin may invite");
-    let own = register(&server.url, &unverified).await;
+    let own: RegisterResponse = register(&server.url, &unverified).await.json();
     assert_ne!(
-        own.body["tenant"]["id"],
-        acme.tenant.as_str(),
+        own.tenant.id, acme.tenant,
         "an unverified email redeems nothing"
     );
-    assert_eq!(own.body["user"]["role"], "OWNER");
+    assert_eq!(own.user.role, Role::Owner);
 }
 
 async fn invitations_can_be_listed_revoked_and_not_duplicated(backends: Backends) {
@@ -54,13 +54,10 @@ async fn invitations_can_be_listed_revoked_and_not_duplicated(backends: Backends
         Method::POST,
         &path,
         &acme.owner,
-        Some(json!({"email": guest.email, "role": "MEMBER"})),
+        Some(json!({"email": guest.email, "role": Role::Member})),
     )
     .await;
-    let id = created.body["invitation"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = created.json::<InvitationResponse>().invitation.id;
     let duplicate = call(
         &server,
         Method::POST,
@@ -71,7 +68,7 @@ async fn invitations_can_be_listed_revoked_and_not_duplicated(backends: Backends
     .await;
     assert_eq!(
         (duplicate.status, duplicate.code()),
-        (StatusCode::CONFLICT, "conflict")
+        (StatusCode::CONFLICT, Some(ProblemCode::Conflict))
     );
     let bad = call(
         &server,
@@ -81,10 +78,11 @@ async fn invitations_can_be_listed_revoked_and_not_duplicated(backends: Backends
         Some(json!({"email": "not-an-email"})),
     )
     .await;
-    assert_eq!(bad.code(), "validation_failed");
+    assert_eq!(bad.code(), Some(ProblemCode::ValidationFailed));
 
     let listed = call(&server, Method::GET, &path, &acme.owner, None).await;
-    assert_eq!(listed.body["invitations"][0]["pending"], true);
+    let listed: InvitationsResponse = listed.json();
+    assert!(listed.invitations[0].pending);
     assert_eq!(
         call(
             &server,
@@ -107,13 +105,12 @@ async fn invitations_can_be_listed_revoked_and_not_duplicated(backends: Backends
         )
         .await
         .code(),
-        "not_found"
+        Some(ProblemCode::NotFound)
     );
 
-    let revoked_guest = register(&server.url, &guest).await;
+    let revoked_guest: RegisterResponse = register(&server.url, &guest).await.json();
     assert_ne!(
-        revoked_guest.body["tenant"]["id"],
-        acme.tenant.as_str(),
+        revoked_guest.tenant.id, acme.tenant,
         "a revoked invitation is not redeemed"
     );
 }

@@ -5,6 +5,9 @@ use integration_tests::server::{Backends, TestServer};
 use integration_tests::tokens::Person;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use shared::api::{
+    AcquireResponse, InvitationResponse, MembersResponse, ProblemCode, Role, SessionsResponse,
+};
 
 use crate::{call, org};
 
@@ -25,16 +28,11 @@ async fn no_tenant_can_see_or_change_another_tenants_data(backends: Backends) {
         Some(json!({"email": b_guest.email})),
     )
     .await;
-    let b_invitation = invited.body["invitation"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let b_invitation = invited.json::<InvitationResponse>().invitation.id;
     let b_session = acquire(&server.url, &b.owner, &machine(1), "b-box")
         .await
-        .body["session_id"]
-        .as_str()
-        .expect("sid")
-        .to_owned();
+        .json::<AcquireResponse>()
+        .session_id;
     let t = &b.tenant;
 
     for (method, path, body) in [
@@ -42,7 +40,7 @@ async fn no_tenant_can_see_or_change_another_tenants_data(backends: Backends) {
         (
             Method::PATCH,
             format!("/api/v1/tenants/{t}/members/{}", b.user),
-            Some(json!({"role": "MEMBER"})),
+            Some(json!({"role": Role::Member})),
         ),
         (
             Method::DELETE,
@@ -92,9 +90,9 @@ async fn no_tenant_can_see_or_change_another_tenants_data(backends: Backends) {
         let reply = call(&server, method.clone(), &path, &a.owner, body).await;
         assert_eq!(
             (reply.status, reply.code()),
-            (StatusCode::NOT_FOUND, "not_found"),
-            "{method} {path}: {:?}",
-            reply.body
+            (StatusCode::NOT_FOUND, Some(ProblemCode::NotFound)),
+            "{method} {path}: {}",
+            reply.text
         );
     }
     let b_view = call(
@@ -106,7 +104,7 @@ async fn no_tenant_can_see_or_change_another_tenants_data(backends: Backends) {
     )
     .await;
     assert_eq!(
-        b_view.body["sessions"].as_array().expect("sessions").len(),
+        b_view.json::<SessionsResponse>().sessions.len(),
         1,
         "B's seat survived A's attempts"
     );
@@ -118,5 +116,8 @@ async fn no_tenant_can_see_or_change_another_tenants_data(backends: Backends) {
         None,
     )
     .await;
-    assert_eq!(b_members.body["members"][0]["role"], "OWNER");
+    assert_eq!(
+        b_members.json::<MembersResponse>().members[0].role,
+        Role::Owner
+    );
 }

@@ -18,6 +18,8 @@ use integration_tests::server::TestServer;
 use integration_tests::tokens::Person;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use shared::api::{InvitationResponse, RegisterResponse, Role};
+use uuid::Uuid;
 
 mod invitations;
 mod isolation;
@@ -28,21 +30,19 @@ mod seats_of_members;
 /// A tenant as its owner sees it.
 struct Org {
     owner: Person,
-    tenant: String,
-    user: String,
+    tenant: Uuid,
+    user: Uuid,
 }
 
 /// Registers a new owner at `domain`, which creates their organisation.
 async fn org(server: &TestServer, domain: &str) -> Org {
     let owner = Person::at(domain);
     let reply = register(&server.url, &owner).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let registered: RegisterResponse = reply.json();
     Org {
-        tenant: reply.body["tenant"]["id"]
-            .as_str()
-            .expect("tenant")
-            .to_owned(),
-        user: reply.body["user"]["id"].as_str().expect("user").to_owned(),
+        tenant: registered.tenant.id,
+        user: registered.user.id,
         owner,
     }
 }
@@ -65,7 +65,7 @@ async fn call(
 }
 
 /// Invites `person` into `org` with `role` and registers them; returns their user id.
-async fn join(server: &TestServer, org: &Org, person: &Person, role: &str) -> String {
+async fn join(server: &TestServer, org: &Org, person: &Person, role: Role) -> Uuid {
     let invited = call(
         server,
         Method::POST,
@@ -74,10 +74,12 @@ async fn join(server: &TestServer, org: &Org, person: &Person, role: &str) -> St
         Some(json!({"email": person.email, "role": role})),
     )
     .await;
-    assert_eq!(invited.status, StatusCode::CREATED, "{:?}", invited.body);
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.text);
+    invited.json::<InvitationResponse>();
     let joined = register(&server.url, person).await;
-    assert_eq!(joined.status, StatusCode::CREATED, "{:?}", joined.body);
-    assert_eq!(joined.body["tenant"]["id"], org.tenant.as_str());
-    assert_eq!(joined.body["joined_by_invitation"], true);
-    joined.body["user"]["id"].as_str().expect("user").to_owned()
+    assert_eq!(joined.status, StatusCode::CREATED, "{}", joined.text);
+    let joined: RegisterResponse = joined.json();
+    assert_eq!(joined.tenant.id, org.tenant);
+    assert!(joined.joined_by_invitation);
+    joined.user.id
 }

@@ -4,7 +4,8 @@ use integration_tests::api::{acquire, machine, register, send};
 use integration_tests::server::{Backends, TestServer};
 use integration_tests::tokens::Person;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
+use shared::api::{MeResponse, ProblemCode, RegisterResponse, Role, Tier};
 
 use crate::call;
 
@@ -21,14 +22,15 @@ async fn a_first_sign_in_creates_an_organisation_with_a_free_license(backends: B
 
     let first = register(&server.url, &owner).await;
     assert_eq!(first.status, StatusCode::CREATED);
+    let first: RegisterResponse = first.json();
     assert_eq!(
-        first.body["tenant"]["name"], "acme.test",
+        first.tenant.name, "acme.test",
         "named after the email domain"
     );
-    assert_eq!(first.body["user"]["role"], "OWNER");
-    assert_eq!(first.body["license"]["tier"], "FREE");
-    assert_eq!(first.body["license"]["max_seats"], 1);
-    assert_eq!(first.body["license"]["expires_at"], Value::Null);
+    assert_eq!(first.user.role, Role::Owner);
+    assert_eq!(first.license.tier, Tier::Free);
+    assert_eq!(first.license.max_seats, 1);
+    assert_eq!(first.license.expires_at, None);
 
     let again = register(&server.url, &owner).await;
     assert_eq!(
@@ -36,14 +38,15 @@ async fn a_first_sign_in_creates_an_organisation_with_a_free_license(backends: B
         StatusCode::OK,
         "registering again changes nothing"
     );
-    assert_eq!(again.body["tenant"]["id"], first.body["tenant"]["id"]);
+    assert_eq!(again.json::<RegisterResponse>().tenant.id, first.tenant.id);
 
     acquire(&server.url, &owner, &machine(1), "laptop").await;
     let me = call(&server, Method::GET, "/api/v1/me", &owner, None).await;
     assert_eq!(me.status, StatusCode::OK);
-    assert_eq!(me.body["role"], "OWNER");
-    assert_eq!(me.body["license"]["max_seats"], 1);
-    assert_eq!(me.body["seats_in_use"], 1);
+    let me: MeResponse = me.json();
+    assert_eq!(me.role, Role::Owner);
+    assert_eq!(me.license.map(|license| license.max_seats), Some(1));
+    assert_eq!(me.seats_in_use, 1);
 }
 
 async fn a_named_organisation_and_bad_names(backends: Backends) {
@@ -61,7 +64,10 @@ async fn a_named_organisation_and_bad_names(backends: Backends) {
     .await;
     assert_eq!(
         (blank.status, blank.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(ProblemCode::ValidationFailed)
+        )
     );
     let unknown = send(
         Method::POST,
@@ -70,7 +76,7 @@ async fn a_named_organisation_and_bad_names(backends: Backends) {
         Some(json!({"team": "x"})),
     )
     .await;
-    assert_eq!(unknown.code(), "validation_failed");
+    assert_eq!(unknown.code(), Some(ProblemCode::ValidationFailed));
     let named = send(
         Method::POST,
         &url,
@@ -78,11 +84,11 @@ async fn a_named_organisation_and_bad_names(backends: Backends) {
         Some(json!({"tenant_name": "Skunkworks"})),
     )
     .await;
-    assert_eq!(named.body["tenant"]["name"], "Skunkworks");
+    assert_eq!(named.json::<RegisterResponse>().tenant.name, "Skunkworks");
     let anonymous = send(Method::POST, &url, None, None).await;
     assert_eq!(
         (anonymous.status, anonymous.code()),
-        (StatusCode::UNAUTHORIZED, "invalid_token")
+        (StatusCode::UNAUTHORIZED, Some(ProblemCode::InvalidToken))
     );
     let me = send(
         Method::GET,
@@ -93,7 +99,7 @@ async fn a_named_organisation_and_bad_names(backends: Backends) {
     .await;
     assert_eq!(
         me.code(),
-        "not_found",
+        Some(ProblemCode::NotFound),
         "a signed-in stranger has no membership yet"
     );
 }

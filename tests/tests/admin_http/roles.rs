@@ -4,6 +4,7 @@ use integration_tests::server::{Backends, TestServer};
 use integration_tests::tokens::Person;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use shared::api::{MemberResponse, MembersResponse, ProblemCode, Role};
 
 use crate::{call, join, org};
 
@@ -18,14 +19,14 @@ async fn members_cannot_administer_and_admins_cannot_touch_owners(backends: Back
     };
     let acme = org(&server, "acme.test").await;
     let member = Person::at("acme.test");
-    let member_id = join(&server, &acme, &member, "MEMBER").await;
+    let member_id = join(&server, &acme, &member, Role::Member).await;
     let admin = Person::at("acme.test");
-    join(&server, &acme, &admin, "ADMIN").await;
+    join(&server, &acme, &admin, Role::Admin).await;
     let members = format!("/api/v1/tenants/{}/members", acme.tenant);
 
     let listed = call(&server, Method::GET, &members, &member, None).await;
     assert_eq!(
-        listed.body["members"].as_array().expect("members").len(),
+        listed.json::<MembersResponse>().members.len(),
         3,
         "members see colleagues"
     );
@@ -38,7 +39,7 @@ async fn members_cannot_administer_and_admins_cannot_touch_owners(backends: Back
         (
             Method::PATCH,
             format!("{members}/{}", acme.user),
-            Some(json!({"role": "MEMBER"})),
+            Some(json!({"role": Role::Member})),
         ),
         (Method::DELETE, format!("{members}/{}", acme.user), None),
         (
@@ -55,7 +56,7 @@ async fn members_cannot_administer_and_admins_cannot_touch_owners(backends: Back
         let refused = call(&server, method.clone(), &path, &member, body).await;
         assert_eq!(
             (refused.status, refused.code()),
-            (StatusCode::FORBIDDEN, "forbidden"),
+            (StatusCode::FORBIDDEN, Some(ProblemCode::Forbidden)),
             "{method} {path}"
         );
     }
@@ -65,12 +66,12 @@ async fn members_cannot_administer_and_admins_cannot_touch_owners(backends: Back
         Method::PATCH,
         &format!("{members}/{}", acme.user),
         &admin,
-        Some(json!({"role": "MEMBER"})),
+        Some(json!({"role": Role::Member})),
     )
     .await;
     assert_eq!(
         demote_owner.code(),
-        "forbidden",
+        Some(ProblemCode::Forbidden),
         "an admin cannot demote an owner"
     );
     let remove_owner = call(
@@ -83,7 +84,7 @@ async fn members_cannot_administer_and_admins_cannot_touch_owners(backends: Back
     .await;
     assert_eq!(
         remove_owner.code(),
-        "forbidden",
+        Some(ProblemCode::Forbidden),
         "an admin cannot remove the last owner"
     );
     let promote = call(
@@ -91,10 +92,14 @@ async fn members_cannot_administer_and_admins_cannot_touch_owners(backends: Back
         Method::PATCH,
         &format!("{members}/{member_id}"),
         &admin,
-        Some(json!({"role": "OWNER"})),
+        Some(json!({"role": Role::Owner})),
     )
     .await;
-    assert_eq!(promote.code(), "forbidden", "only owners make owners");
+    assert_eq!(
+        promote.code(),
+        Some(ProblemCode::Forbidden),
+        "only owners make owners"
+    );
     let bad_role = call(
         &server,
         Method::PATCH,
@@ -103,16 +108,16 @@ async fn members_cannot_administer_and_admins_cannot_touch_owners(backends: Back
         Some(json!({"role": "KING"})),
     )
     .await;
-    assert_eq!(bad_role.code(), "validation_failed");
+    assert_eq!(bad_role.code(), Some(ProblemCode::ValidationFailed));
     let to_admin = call(
         &server,
         Method::PATCH,
         &format!("{members}/{member_id}"),
         &admin,
-        Some(json!({"role": "ADMIN"})),
+        Some(json!({"role": Role::Admin})),
     )
     .await;
-    assert_eq!(to_admin.body["member"]["role"], "ADMIN");
+    assert_eq!(to_admin.json::<MemberResponse>().member.role, Role::Admin);
 }
 
 async fn the_last_owner_can_neither_leave_nor_step_down(backends: Backends) {
@@ -126,12 +131,12 @@ async fn the_last_owner_can_neither_leave_nor_step_down(backends: Backends) {
         Method::PATCH,
         &format!("{members}/{}", acme.user),
         &acme.owner,
-        Some(json!({"role": "ADMIN"})),
+        Some(json!({"role": Role::Admin})),
     )
     .await;
     assert_eq!(
         (step_down.status, step_down.code()),
-        (StatusCode::CONFLICT, "conflict")
+        (StatusCode::CONFLICT, Some(ProblemCode::Conflict))
     );
     let leave = call(
         &server,
@@ -141,16 +146,16 @@ async fn the_last_owner_can_neither_leave_nor_step_down(backends: Backends) {
         None,
     )
     .await;
-    assert_eq!(leave.code(), "conflict");
+    assert_eq!(leave.code(), Some(ProblemCode::Conflict));
 
     let heir = Person::at("acme.test");
-    join(&server, &acme, &heir, "OWNER").await;
+    join(&server, &acme, &heir, Role::Owner).await;
     let step_down = call(
         &server,
         Method::PATCH,
         &format!("{members}/{}", acme.user),
         &acme.owner,
-        Some(json!({"role": "ADMIN"})),
+        Some(json!({"role": Role::Admin})),
     )
     .await;
     assert_eq!(

@@ -4,6 +4,7 @@ use integration_tests::api::{acquire, heartbeat, machine};
 use integration_tests::server::{Backends, TestServer};
 use integration_tests::tokens::Person;
 use reqwest::{Method, StatusCode};
+use shared::api::{AcquireResponse, ProblemCode, Role, SessionsResponse};
 
 use crate::{call, join, org};
 
@@ -18,9 +19,9 @@ async fn removing_a_member_releases_their_seats(backends: Backends) {
     };
     let acme = org(&server, "acme.test").await;
     let leaver = Person::at("acme.test");
-    let leaver_id = join(&server, &acme, &leaver, "MEMBER").await;
+    let leaver_id = join(&server, &acme, &leaver, Role::Member).await;
     let granted = acquire(&server.url, &leaver, &machine(1), "leaver-box").await;
-    let lease = granted.body["lease"].as_str().expect("lease").to_owned();
+    let lease = granted.json::<AcquireResponse>().lease;
 
     let sessions = call(
         &server,
@@ -30,7 +31,10 @@ async fn removing_a_member_releases_their_seats(backends: Backends) {
         None,
     )
     .await;
-    assert_eq!(sessions.body["sessions"][0]["hostname"], "leaver-box");
+    assert_eq!(
+        sessions.json::<SessionsResponse>().sessions[0].hostname,
+        "leaver-box"
+    );
     let removed = call(
         &server,
         Method::DELETE,
@@ -43,7 +47,7 @@ async fn removing_a_member_releases_their_seats(backends: Backends) {
 
     assert_eq!(
         heartbeat(&server.url, &lease).await.code(),
-        "session_not_found",
+        Some(ProblemCode::SessionNotFound),
         "the seat went with the member"
     );
     assert_eq!(
@@ -56,7 +60,7 @@ async fn removing_a_member_releases_their_seats(backends: Backends) {
         acquire(&server.url, &leaver, &machine(1), "leaver-box")
             .await
             .code(),
-        "no_license"
+        Some(ProblemCode::NoLicense)
     );
 }
 
@@ -66,10 +70,7 @@ async fn an_admin_can_end_a_session_of_a_machine_that_is_gone(backends: Backends
     };
     let acme = org(&server, "acme.test").await;
     let granted = acquire(&server.url, &acme.owner, &machine(1), "stolen-laptop").await;
-    let session = granted.body["session_id"]
-        .as_str()
-        .expect("session")
-        .to_owned();
+    let session = granted.json::<AcquireResponse>().session_id;
     let path = format!("/api/v1/tenants/{}/sessions/{session}", acme.tenant);
     assert_eq!(
         call(&server, Method::DELETE, &path, &acme.owner, None)
@@ -81,7 +82,7 @@ async fn an_admin_can_end_a_session_of_a_machine_that_is_gone(backends: Backends
         call(&server, Method::DELETE, &path, &acme.owner, None)
             .await
             .code(),
-        "not_found"
+        Some(ProblemCode::NotFound)
     );
     assert_eq!(
         acquire(&server.url, &acme.owner, &machine(2), "new-laptop")

@@ -3,6 +3,7 @@
 use integration_tests::api::{acquire, heartbeat, machine, release, send};
 use integration_tests::server::Backends;
 use reqwest::{Method, StatusCode};
+use shared::api::ProblemCode;
 use uuid::Uuid;
 
 use crate::{base64_claims_with, lease, owner_on, server_claims};
@@ -43,11 +44,11 @@ async fn bad_leases_are_refused_with_clear_codes(backends: Backends) {
         let beat = heartbeat(&server.url, &token).await;
         assert_eq!(
             (beat.status, beat.code()),
-            (StatusCode::UNAUTHORIZED, "invalid_token"),
+            (StatusCode::UNAUTHORIZED, Some(ProblemCode::InvalidToken)),
             "{name}"
         );
         let gone = release(&server.url, &token).await;
-        assert_eq!(gone.code(), "invalid_token", "{name}");
+        assert_eq!(gone.code(), Some(ProblemCode::InvalidToken), "{name}");
     }
     let missing = send(
         Method::PUT,
@@ -56,7 +57,7 @@ async fn bad_leases_are_refused_with_clear_codes(backends: Backends) {
         None,
     )
     .await;
-    assert_eq!(missing.code(), "invalid_token");
+    assert_eq!(missing.code(), Some(ProblemCode::InvalidToken));
     let wrong_method = send(
         Method::GET,
         &format!("{}/api/v1/licenses/heartbeat", server.url),
@@ -66,7 +67,10 @@ async fn bad_leases_are_refused_with_clear_codes(backends: Backends) {
     .await;
     assert_eq!(
         (wrong_method.status, wrong_method.code()),
-        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            Some(ProblemCode::MethodNotAllowed)
+        )
     );
 
     // A genuine lease naming another license reaches only that license's pool: nothing there.
@@ -80,7 +84,7 @@ async fn bad_leases_are_refused_with_clear_codes(backends: Backends) {
         .expect("signs");
     assert_eq!(
         heartbeat(&server.url, &other).await.code(),
-        "session_not_found"
+        Some(ProblemCode::SessionNotFound)
     );
     assert_eq!(
         release(&server.url, &other).await.status,
@@ -107,7 +111,7 @@ async fn malformed_acquire_requests_answer_problems(backends: Backends) {
     .await;
     assert_eq!(
         (no_token.status, no_token.code()),
-        (StatusCode::UNAUTHORIZED, "invalid_token")
+        (StatusCode::UNAUTHORIZED, Some(ProblemCode::InvalidToken))
     );
     let missing = send(
         Method::POST,
@@ -118,7 +122,10 @@ async fn malformed_acquire_requests_answer_problems(backends: Backends) {
     .await;
     assert_eq!(
         (missing.status, missing.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(ProblemCode::ValidationFailed)
+        )
     );
     let short = send(
         Method::POST,
@@ -127,13 +134,8 @@ async fn malformed_acquire_requests_answer_problems(backends: Backends) {
         Some(serde_json::json!({"fingerprint": "ab", "hostname": "h"})),
     )
     .await;
-    assert_eq!(short.code(), "validation_failed");
-    assert!(
-        short.body["detail"]
-            .as_str()
-            .expect("detail")
-            .contains("fingerprint")
-    );
+    assert_eq!(short.code(), Some(ProblemCode::ValidationFailed));
+    assert!(short.problem().detail.contains("fingerprint"));
     let text = reqwest::Client::new()
         .post(&url)
         .bearer_auth(owner.token())

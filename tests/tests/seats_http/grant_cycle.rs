@@ -3,6 +3,7 @@
 use integration_tests::api::{acquire, heartbeat, machine, release};
 use integration_tests::server::Backends;
 use reqwest::StatusCode;
+use shared::api::{AcquireResponse, HeartbeatResponse, ProblemCode};
 
 use crate::{lease, owner_on};
 
@@ -17,16 +18,17 @@ async fn a_user_acquires_heartbeats_and_releases_a_seat(backends: Backends) {
     };
 
     let granted = acquire(&server.url, &owner, &machine(1), "laptop").await;
-    assert_eq!(granted.status, StatusCode::OK, "{:?}", granted.body);
-    assert_eq!(granted.body["heartbeat_interval_seconds"], 120);
-    assert_eq!(granted.body["license"]["max_seats"], 1);
-    assert_eq!(granted.body["license"]["seats_in_use"], 1);
-    assert!(granted.body["expires_in"].as_i64().expect("expires_in") > 350);
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.text);
+    let grant: AcquireResponse = granted.json();
+    assert_eq!(grant.heartbeat_interval_seconds, 120);
+    assert_eq!(grant.license.max_seats, 1);
+    assert_eq!(grant.license.seats_in_use, 1);
+    assert!(grant.expires_in > 350);
     let lease = lease(&granted);
 
     let beat = heartbeat(&server.url, &lease).await;
-    assert_eq!(beat.status, StatusCode::OK, "{:?}", beat.body);
-    assert!(beat.body["expires_in"].as_i64().expect("expires_in") > 350);
+    assert_eq!(beat.status, StatusCode::OK, "{}", beat.text);
+    assert!(beat.json::<HeartbeatResponse>().expires_in > 350);
 
     assert_eq!(
         release(&server.url, &lease).await.status,
@@ -39,7 +41,7 @@ async fn a_user_acquires_heartbeats_and_releases_a_seat(backends: Backends) {
     );
     let gone = heartbeat(&server.url, &lease).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
-    assert_eq!(gone.code(), "session_not_found");
+    assert_eq!(gone.code(), Some(ProblemCode::SessionNotFound));
     assert_eq!(gone.content_type(), "application/problem+json");
 }
 

@@ -19,6 +19,7 @@ use integration_tests::server::{Backends, TestServer};
 use integration_tests::tokens::Person;
 use reqwest::StatusCode;
 use serde_json::Value;
+use shared::api::{AcquireResponse, RegisterResponse};
 use shared::domain::{LicenseStatus, Tier};
 use shared::store::LicensePlan;
 use uuid::Uuid;
@@ -43,14 +44,10 @@ async fn owner_on(backends: Backends, vars: &[(&str, &str)]) -> Option<(TestServ
     assert_eq!(
         registered.status,
         StatusCode::CREATED,
-        "{:?}",
-        registered.body
+        "{}",
+        registered.text
     );
-    let tenant = registered.body["tenant"]["id"]
-        .as_str()
-        .expect("tenant id")
-        .parse()
-        .expect("uuid");
+    let tenant = registered.json::<RegisterResponse>().tenant.id;
     Some((server, owner, tenant))
 }
 
@@ -80,7 +77,7 @@ async fn set_plan(
 
 /// The lease a grant carries.
 fn lease(reply: &api::Reply) -> String {
-    reply.body["lease"].as_str().expect("a lease").to_owned()
+    reply.json::<AcquireResponse>().lease
 }
 
 /// The claims of `lease` as the server signed them.

@@ -7,6 +7,7 @@ use integration_tests::server::Backends;
 use integration_tests::tokens::Person;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use shared::api::{AcquireResponse, ProblemCode, Role};
 use shared::domain::LicenseStatus;
 
 use crate::{FAST, lease, owner_on, set_plan};
@@ -32,30 +33,27 @@ async fn the_same_machine_gets_its_seat_back_and_a_second_machine_is_refused(bac
         StatusCode::OK,
         "a retried acquire is not a second seat"
     );
-    assert_eq!(again.body["session_id"], first.body["session_id"]);
-    assert_eq!(again.body["renewed"], true);
+    let (first, again): (AcquireResponse, AcquireResponse) = (first.json(), again.json());
+    assert_eq!(again.session_id, first.session_id);
+    assert!(again.renewed);
 
     let refused = acquire(&server.url, &owner, &machine(2), "desktop").await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
-    assert_eq!(refused.code(), "seats_exhausted");
+    assert_eq!(refused.code(), Some(ProblemCode::SeatsExhausted));
     assert_eq!(refused.content_type(), "application/problem+json");
-    assert_eq!(refused.body["max_seats"], 1);
-    assert_eq!(refused.body["seats_in_use"], 1);
+    let problem = refused.problem();
+    assert_eq!(problem.max_seats, Some(1));
+    assert_eq!(problem.seats_in_use, Some(1));
     let retry_after: u64 = refused.headers["retry-after"]
         .to_str()
         .expect("text")
         .parse()
         .expect("seconds");
     assert!((1..=360).contains(&retry_after), "{retry_after}");
-    let holders = refused.body["holders"]
-        .as_array()
-        .expect("an owner sees who holds the seats");
+    let holders = problem.holders.expect("an owner sees who holds the seats");
     assert_eq!(holders.len(), 1);
-    assert_eq!(holders[0]["hostname"], "laptop");
-    assert_eq!(
-        holders[0]["email"],
-        owner.email.clone().expect("email").as_str()
-    );
+    assert_eq!(holders[0].hostname, "laptop");
+    assert_eq!(holders[0].email, Some(owner.email.clone().expect("email")));
 }
 
 async fn a_member_is_refused_without_seeing_who_holds_the_seats(backends: Backends) {
@@ -67,10 +65,10 @@ async fn a_member_is_refused_without_seeing_who_holds_the_seats(backends: Backen
         Method::POST,
         &format!("{}/api/v1/tenants/{tenant}/invitations", server.url),
         Some(&owner.token()),
-        Some(serde_json::json!({"email": member.email, "role": "MEMBER"})),
+        Some(serde_json::json!({"email": member.email, "role": Role::Member})),
     )
     .await;
-    assert_eq!(invited.status, StatusCode::CREATED, "{:?}", invited.body);
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.text);
     assert_eq!(
         register(&server.url, &member).await.status,
         StatusCode::CREATED
@@ -83,8 +81,8 @@ async fn a_member_is_refused_without_seeing_who_holds_the_seats(backends: Backen
     );
 
     let refused = acquire(&server.url, &member, &machine(2), "member-box").await;
-    assert_eq!(refused.code(), "seats_exhausted");
-    assert!(refused.body.get("holders").is_none(), "{:?}", refused.body);
+    assert_eq!(refused.code(), Some(ProblemCode::SeatsExhausted));
+    assert!(refused.problem().holders.is_none(), "{}", refused.text);
 }
 
 async fn a_refused_machine_that_waits_retry_after_gets_the_abandoned_seat(backends: Backends) {
@@ -98,7 +96,7 @@ async fn a_refused_machine_that_waits_retry_after_gets_the_abandoned_seat(backen
         StatusCode::OK
     );
     let refused = acquire(&server.url, &owner, &machine(2), "waiting").await;
-    assert_eq!(refused.code(), "seats_exhausted");
+    assert_eq!(refused.code(), Some(ProblemCode::SeatsExhausted));
     let wait: u64 = refused.headers["retry-after"]
         .to_str()
         .expect("text")
@@ -112,7 +110,7 @@ async fn a_refused_machine_that_waits_retry_after_gets_the_abandoned_seat(backen
     tokio::time::sleep(Duration::from_millis(wait * 1000 + 300)).await;
 
     let granted = acquire(&server.url, &owner, &machine(2), "waiting").await;
-    assert_eq!(granted.status, StatusCode::OK, "{:?}", granted.body);
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.text);
 }
 
 async fn refused_licenses_answer_their_own_codes_and_are_audited(backends: Backends) {
@@ -124,21 +122,21 @@ async fn refused_licenses_answer_their_own_codes_and_are_audited(backends: Backe
     let unregistered = acquire(&server.url, &stranger, &machine(1), "box").await;
     assert_eq!(
         (unregistered.status, unregistered.code()),
-        (StatusCode::FORBIDDEN, "no_license")
+        (StatusCode::FORBIDDEN, Some(ProblemCode::NoLicense))
     );
 
     set_plan(&server, tenant, 5, LicenseStatus::Suspended, None).await;
     let suspended = acquire(&server.url, &owner, &machine(1), "box").await;
     assert_eq!(
         (suspended.status, suspended.code()),
-        (StatusCode::FORBIDDEN, "license_suspended")
+        (StatusCode::FORBIDDEN, Some(ProblemCode::LicenseSuspended))
     );
 
     set_plan(&server, tenant, 5, LicenseStatus::Active, Some(-1)).await;
     let expired = acquire(&server.url, &owner, &machine(1), "box").await;
     assert_eq!(
         (expired.status, expired.code()),
-        (StatusCode::FORBIDDEN, "license_expired")
+        (StatusCode::FORBIDDEN, Some(ProblemCode::LicenseExpired))
     );
 
     set_plan(&server, tenant, 5, LicenseStatus::Canceled, None).await;
@@ -146,7 +144,7 @@ async fn refused_licenses_answer_their_own_codes_and_are_audited(backends: Backe
         acquire(&server.url, &owner, &machine(1), "box")
             .await
             .code(),
-        "license_canceled"
+        Some(ProblemCode::LicenseCanceled)
     );
 
     let audit = server
@@ -156,9 +154,13 @@ async fn refused_licenses_answer_their_own_codes_and_are_audited(backends: Backe
         .await
         .expect("audit");
     let reasons: Vec<&Value> = audit.iter().map(|e| &e.detail.0["reason"]).collect();
-    for reason in ["license_suspended", "license_expired", "license_canceled"] {
+    for reason in [
+        ProblemCode::LicenseSuspended,
+        ProblemCode::LicenseExpired,
+        ProblemCode::LicenseCanceled,
+    ] {
         assert!(
-            reasons.iter().any(|r| *r == reason),
+            reasons.iter().any(|r| *r == reason.as_str()),
             "{reason} missing from {reasons:?}"
         );
     }
@@ -189,7 +191,7 @@ async fn lowering_the_seats_evicts_nobody_and_refuses_until_under_the_cap(backen
         acquire(&server.url, &owner, &machine(9), "new")
             .await
             .code(),
-        "seats_exhausted"
+        Some(ProblemCode::SeatsExhausted)
     );
     release(&server.url, &leases[0]).await;
     release(&server.url, &leases[1]).await;
@@ -197,7 +199,7 @@ async fn lowering_the_seats_evicts_nobody_and_refuses_until_under_the_cap(backen
         acquire(&server.url, &owner, &machine(9), "new")
             .await
             .code(),
-        "seats_exhausted",
+        Some(ProblemCode::SeatsExhausted),
         "1 live = 1 seat: still full"
     );
     release(&server.url, &leases[2]).await;
