@@ -20,7 +20,7 @@ use crate::leases::kms::{KmsClient, KmsEndpoints, KmsSigner, is_key_version_name
 use crate::leases::signer::{Ed25519Signer, LeaseSigner};
 use crate::leases::verified::VerifiedLeases;
 use crate::leases::verify::LeaseVerifier;
-use crate::seats::{EmbeddedSeats, RedisSeats, SeatStore};
+use crate::seats::{EmbeddedSeats, RedisSeats, SeatStore, read_redis_ca};
 use crate::store::{PgStore, SqliteStore, Store};
 
 /// The records store. SQLite is created and migrated on the spot (it is the embedded default);
@@ -42,16 +42,22 @@ pub async fn records(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
-/// The seat store: Redis when `REDIS_URL` is set. Without it, seats live in this process, which is
+/// The seat store: Redis when `REDIS_URL` is set (verified against the CA in `REDIS_CA_CERT` when
+/// that is set). Without it, seats live in this process, which is
 /// only correct when one process serves acquire, heartbeat and release together — the `local`
 /// server. A single function started without `REDIS_URL` is refused rather than handing out seats
 /// no other service can see.
 pub fn seats(config: &Config, single_process: bool) -> anyhow::Result<Arc<dyn SeatStore>> {
     match &config.redis_url {
-        Some(url) => Ok(Arc::new(RedisSeats::new(
-            url.expose(),
-            &config.redis_key_prefix,
-        )?)),
+        Some(url) => {
+            let url = url.expose();
+            let prefix = &config.redis_key_prefix;
+            let seats = match &config.redis_ca_cert {
+                Some(path) => RedisSeats::with_ca(url, prefix, read_redis_ca(path)?)?,
+                None => RedisSeats::new(url, prefix)?,
+            };
+            Ok(Arc::new(seats))
+        }
         None if single_process => Ok(Arc::new(EmbeddedSeats::new())),
         None => bail!(
             "environment variable REDIS_URL is required: this function shares seats with the \

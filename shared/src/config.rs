@@ -77,6 +77,10 @@ pub struct Config {
     pub database_max_connections: u32,
     /// The live-seat store (`REDIS_URL`); `None` selects the in-process store.
     pub redis_url: Option<Secret>,
+    /// The PEM file of the CA that signs the Redis server's certificate (`REDIS_CA_CERT`), trusted
+    /// instead of the system roots: Memorystore's in-transit encryption uses a CA of its own, which
+    /// Terraform mounts from Secret Manager as a file. Needs a `rediss://` `REDIS_URL`.
+    pub redis_ca_cert: Option<PathBuf>,
     /// Put before every Redis key (`REDIS_KEY_PREFIX`), so environments or tests can share a Redis.
     pub redis_key_prefix: String,
     /// Identity Platform project id (`GOOGLE_CLOUD_PROJECT`), the ID tokens' audience.
@@ -178,6 +182,7 @@ impl Config {
                 reason: "expected a redis:// or rediss:// URL".into(),
             });
         }
+        let redis_ca_cert = redis_ca_cert(&vars, redis_url.as_deref())?;
         let seat_ttl = vars.seconds("SEAT_TTL_SECONDS", 360)?;
         let heartbeat_interval = vars.seconds("HEARTBEAT_INTERVAL_SECONDS", 120)?;
         if heartbeat_interval.is_zero() || heartbeat_interval >= seat_ttl {
@@ -199,6 +204,7 @@ impl Config {
             database_max_connections: vars.parsed("DATABASE_MAX_CONNECTIONS", 5)?,
             database_url: Secret::new(database_url),
             redis_url: redis_url.map(Secret::new),
+            redis_ca_cert,
             redis_key_prefix: vars.string("REDIS_KEY_PREFIX").unwrap_or_default(),
             project_id: vars
                 .string("GOOGLE_CLOUD_PROJECT")
@@ -264,6 +270,37 @@ impl Config {
     /// emulator host is set or the project is a `demo-` project, as the Firebase Admin SDKs decide.
     pub fn identity_emulated(&self) -> bool {
         self.auth_emulator_host.is_some() || self.project_id.starts_with("demo-")
+    }
+}
+
+/// `REDIS_CA_CERT`, a path (Terraform mounts the secret as a file). A CA only means something to a
+/// TLS connection, so with a plain or missing `REDIS_URL` it is a mistake, not something to ignore:
+/// the operator believes the connection is verified.
+fn redis_ca_cert(vars: &Vars<'_>, redis_url: Option<&str>) -> Result<Option<PathBuf>, ConfigError> {
+    let Some(path) = vars.string("REDIS_CA_CERT") else {
+        return Ok(None);
+    };
+    // The content pasted in place of the path: say so rather than "no such file -----BEGIN…".
+    if path.trim_start().starts_with("-----BEGIN") {
+        return Err(ConfigError::Malformed {
+            name: "REDIS_CA_CERT",
+            value: "[PEM content]".into(),
+            reason: "expected the path of a PEM file, not the PEM itself".into(),
+        });
+    }
+    match redis_url {
+        None => Err(ConfigError::Missing {
+            name: "REDIS_URL",
+            reason: "REDIS_CA_CERT is set, and a CA is only used by a rediss:// Redis",
+        }),
+        Some(url) if !url.starts_with("rediss://") => Err(ConfigError::Malformed {
+            name: "REDIS_CA_CERT",
+            value: path,
+            reason: "is set, but REDIS_URL is a plain redis:// URL, so the CA would never be \
+                     used; use rediss:// (TLS) or unset REDIS_CA_CERT"
+                .into(),
+        }),
+        Some(_) => Ok(Some(PathBuf::from(path))),
     }
 }
 
@@ -390,6 +427,44 @@ mod tests {
         assert_eq!(set.bind_address, Some("::1".parse().expect("an address")));
         let err = config(&[("BIND_ADDRESS", "localhost")]).expect_err("a name is refused");
         assert!(err.to_string().contains("BIND_ADDRESS"), "{err}");
+    }
+
+    #[test]
+    fn a_redis_ca_is_read_as_a_path_with_a_tls_url() {
+        let config = config(&[
+            ("REDIS_URL", "rediss://:auth@10.0.0.3:6378"),
+            ("REDIS_CA_CERT", "/etc/redis-ca/ca.pem"),
+        ])
+        .expect("parses");
+        assert_eq!(
+            config.redis_ca_cert,
+            Some(PathBuf::from("/etc/redis-ca/ca.pem"))
+        );
+    }
+
+    #[test]
+    fn a_redis_ca_with_a_plain_redis_url_names_both_variables() {
+        let err = config(&[
+            ("REDIS_URL", "redis://10.0.0.3:6379"),
+            ("REDIS_CA_CERT", "/etc/redis-ca/ca.pem"),
+        ])
+        .expect_err("must fail");
+        let message = err.to_string();
+        assert!(message.contains("REDIS_CA_CERT"), "{message}");
+        assert!(message.contains("REDIS_URL"), "{message}");
+        let err = config(&[("REDIS_CA_CERT", "/etc/redis-ca/ca.pem")]).expect_err("must fail");
+        assert!(err.to_string().contains("REDIS_CA_CERT"), "{err}");
+    }
+
+    #[test]
+    fn pem_content_in_place_of_the_redis_ca_path_is_refused() {
+        let err = config(&[
+            ("REDIS_URL", "rediss://10.0.0.3:6378"),
+            ("REDIS_CA_CERT", "-----BEGIN CERTIFICATE-----\nMIIB\n"),
+        ])
+        .expect_err("must fail");
+        assert!(err.to_string().contains("REDIS_CA_CERT"), "{err}");
+        assert!(!err.to_string().contains("MIIB"), "{err}");
     }
 
     #[test]

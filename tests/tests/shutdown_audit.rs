@@ -14,6 +14,7 @@ use integration_tests::process::{Service, built_binary, free_port, wait_for_heal
 use integration_tests::server::TempDir;
 use integration_tests::tokens::Person;
 use reqwest::StatusCode;
+use shared::api::{AcquireResponse, RegisterResponse};
 use shared::store::{SqliteStore, Store};
 use tokio::sync::Mutex;
 use uuid::Uuid;
@@ -55,13 +56,10 @@ async fn sigterm_under_load_leaves_every_acknowledged_seat_event_in_the_audit_ta
     assert_eq!(
         registered.status,
         StatusCode::CREATED,
-        "{:?}",
-        registered.body
+        "{}",
+        registered.text
     );
-    let tenant: Uuid = registered.body["tenant"]["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("a tenant id");
+    let tenant: Uuid = registered.json::<RegisterResponse>().tenant.id;
 
     // Act: machines loop acquire (and release when granted) for 2 s; then SIGTERM mid-load.
     let signalled = Arc::new(AtomicBool::new(false));
@@ -88,11 +86,8 @@ async fn sigterm_under_load_leaves_every_acknowledged_seat_event_in_the_audit_ta
                 }
                 match answer.status {
                     StatusCode::OK => {
-                        let session = answer.body["session_id"]
-                            .as_str()
-                            .expect("a session")
-                            .to_owned();
-                        let lease = answer.body["lease"].as_str().expect("a lease").to_owned();
+                        let grant = answer.json::<AcquireResponse>();
+                        let (session, lease) = (grant.session_id, grant.lease);
                         acknowledged.lock().await.granted.insert(session.clone());
                         let Ok(released) = tokio::spawn({
                             let base = base.clone();
@@ -116,7 +111,7 @@ async fn sigterm_under_load_leaves_every_acknowledged_seat_event_in_the_audit_ta
                             .entry(fingerprint.clone())
                             .or_default() += 1;
                     }
-                    other => panic!("unexpected {other}: {:?}", answer.body),
+                    other => panic!("unexpected {other}: {}", answer.text),
                 }
             }
         });

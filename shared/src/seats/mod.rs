@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use embedded::EmbeddedSeats;
-pub use redis::RedisSeats;
+pub use redis::{RedisSeats, read_redis_ca, redis_client};
 
 /// Why a seat operation failed.
 #[derive(Debug, thiserror::Error)]

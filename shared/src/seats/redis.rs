@@ -10,13 +10,17 @@
 //! - `{lic:<id>}:events`: stream of seat events waiting for [`super::cleanup`], never trimmed;
 //! - `{lic:<id>}:denials`: hash, `user:fingerprint` → that machine's pending denial count.
 //!
+//! With `REDIS_CA_CERT` the server's certificate is checked against that CA (Memorystore's
+//! in-transit encryption) instead of the system roots; see [`redis_client`].
+//!
 //! The connection is made on first use, so a service starts while Redis is down and `/readyz` says
 //! so; each command has a response timeout, so a hung Redis answers `unavailable`, not a hang.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::Duration;
 
-use anyhow::anyhow;
+use anyhow::{Context, anyhow, bail};
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value};
@@ -54,21 +58,13 @@ const FLUSH_BATCH: u32 = 1000;
 impl RedisSeats {
     /// A store on the Redis at `url`, keys prefixed with `prefix` (empty in production).
     pub fn new(url: &str, prefix: &str) -> anyhow::Result<Self> {
-        let client =
-            redis::Client::open(url).map_err(|e| anyhow!("REDIS_URL is not usable: {e}"))?;
-        Ok(Self::with_client(client, prefix))
+        Ok(Self::with_client(redis_client(url, None)?, prefix))
     }
 
     /// A store on a `rediss://` URL whose server certificate is signed by the CA in `ca_pem`
     /// (Memorystore's in-transit encryption uses its own CA, not a public one).
     pub fn with_ca(url: &str, prefix: &str, ca_pem: Vec<u8>) -> anyhow::Result<Self> {
-        let certificates = redis::TlsCertificates {
-            client_tls: None,
-            root_cert: Some(ca_pem),
-        };
-        let client = redis::Client::build_with_tls(url, certificates)
-            .map_err(|e| anyhow!("REDIS_URL with REDIS_CA_CERT is not usable: {e}"))?;
-        Ok(Self::with_client(client, prefix))
+        Ok(Self::with_client(redis_client(url, Some(ca_pem))?, prefix))
     }
 
     fn with_client(client: redis::Client, prefix: &str) -> Self {
@@ -119,6 +115,34 @@ impl RedisSeats {
         }
         Ok(())
     }
+}
+
+/// A client for `url`; with `ca_pem`, the server's certificate must chain to that CA instead of
+/// the system roots. Nothing connects yet. The load generator's raw baseline builds its client
+/// here too, so it reaches a TLS Redis the way the services do.
+pub fn redis_client(url: &str, ca_pem: Option<Vec<u8>>) -> anyhow::Result<redis::Client> {
+    let Some(ca_pem) = ca_pem else {
+        return redis::Client::open(url).map_err(|e| anyhow!("REDIS_URL is not usable: {e}"));
+    };
+    if !url.starts_with("rediss://") {
+        bail!("REDIS_CA_CERT is set, but REDIS_URL is not a rediss:// (TLS) URL");
+    }
+    // redis-rs skips anything that is not a CERTIFICATE block, so a file without one would make
+    // an empty trust store and fail every connection later instead of now.
+    if !String::from_utf8_lossy(&ca_pem).contains("-----BEGIN CERTIFICATE-----") {
+        bail!("REDIS_CA_CERT holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+    }
+    let certificates = redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(ca_pem),
+    };
+    redis::Client::build_with_tls(url, certificates)
+        .map_err(|e| anyhow!("REDIS_URL with REDIS_CA_CERT is not usable: {e}"))
+}
+
+/// The CA certificate file named by `REDIS_CA_CERT`, read once at start-up.
+pub fn read_redis_ca(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("REDIS_CA_CERT: cannot read {}", path.display()))
 }
 
 fn classify(err: redis::RedisError) -> SeatError {

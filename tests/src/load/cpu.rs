@@ -186,11 +186,21 @@ mod tests {
         assert_eq!(parse_stat(line), Some(("a (b) c", 2.0)));
     }
 
-    fn spin(for_how_long: Duration) {
-        let started = std::time::Instant::now();
+    /// Busy for `cpu` of this thread's own CPU time (not wall time: on a loaded machine the
+    /// scheduler may give a spinning thread a fraction of a core), at most 30 s of wall time.
+    fn spin(cpu: Duration) {
+        let own = || {
+            std::fs::read_to_string("/proc/thread-self/stat")
+                .ok()
+                .and_then(|stat| parse_stat(&stat).map(|(_, seconds)| seconds))
+                .unwrap_or(0.0)
+        };
+        let (started, wall) = (own(), std::time::Instant::now());
         let mut x = 0u64;
-        while started.elapsed() < for_how_long {
-            x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+        while own() - started < cpu.as_secs_f64() && wall.elapsed() < Duration::from_secs(30) {
+            for _ in 0..10_000 {
+                x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+            }
         }
     }
 

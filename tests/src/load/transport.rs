@@ -119,13 +119,19 @@ impl HttpApi {
 }
 
 impl RawRedis {
-    /// Connects to `url`; the scripts are loaded on first use (EVALSHA, then EVAL on NOSCRIPT).
+    /// Connects to `url` (trusting the CA in `REDIS_CA_CERT` when set); the scripts are loaded on
+    /// first use (EVALSHA, then EVAL on NOSCRIPT).
     pub async fn connect(
         url: &str,
         prefix: &str,
         licenses: Vec<RawLicense>,
     ) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).context("REDIS_URL is not usable")?;
+        // Trusting REDIS_CA_CERT as the services do, so the baseline reaches a TLS Redis too.
+        let ca = match std::env::var_os("REDIS_CA_CERT").filter(|p| !p.is_empty()) {
+            Some(path) => Some(shared::seats::read_redis_ca(path.as_ref())?),
+            None => None,
+        };
+        let client = shared::seats::redis_client(url, ca)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))

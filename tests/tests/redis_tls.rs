@@ -1,0 +1,313 @@
+//! `REDIS_CA_CERT` against a real TLS Redis, as Memorystore's in-transit encryption serves it.
+//!
+//! Each test makes a private CA and a server certificate for `127.0.0.1`/`localhost` with the
+//! `openssl` CLI, starts its own `redis-server` on a free TLS port (no plain port, nothing saved)
+//! in a temp dir, and builds the seat store the way every service does: configuration from
+//! variables, then [`shared::backends::seats`]. With the CA a seat is acquired, heartbeated and
+//! released; without it, or with another CA, the handshake is refused (`UnknownIssuer`).
+//!
+//! Needs `redis-server` built with TLS (Debian's is) and `openssl`; without them the tests skip,
+//! except under `CI`, where they fail.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shared::config::Config;
+use shared::seats::{Acquired, SeatRequest, SeatStore, SessionData};
+use uuid::Uuid;
+
+/// Longest any one wait in these tests may take.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A temp dir holding the certificates and the server's working dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("redis-tls-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).expect("create the temp dir");
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A TLS redis-server of this test, killed on drop (also when the test fails).
+struct TlsRedis {
+    child: Child,
+    port: u16,
+    /// The CA that signed the server's certificate.
+    ca: PathBuf,
+    /// A CA that signed nothing this server presents.
+    other_ca: PathBuf,
+    _dir: TempDir,
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TlsRedis {
+    /// Certificates, then the server, ready to accept connections; `None` when the tools are
+    /// missing outside CI.
+    fn start() -> Option<Self> {
+        if !tools_present() {
+            return None;
+        }
+        let dir = TempDir::new();
+        let ca = make_ca(&dir.0, "ca");
+        let other_ca = make_ca(&dir.0, "other-ca");
+        let (cert, key) = make_server_certificate(&dir.0, "ca");
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--bind", "127.0.0.1"])
+            .args(["--tls-port", &port.to_string()])
+            .arg("--tls-cert-file")
+            .arg(&cert)
+            .arg("--tls-key-file")
+            .arg(&key)
+            .arg("--tls-ca-cert-file")
+            .arg(&ca)
+            .args([
+                "--tls-auth-clients",
+                "no",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(&dir.0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let mut server = Self {
+            child,
+            port,
+            ca,
+            other_ca,
+            _dir: dir,
+        };
+        server.wait_until_listening();
+        Some(server)
+    }
+
+    fn wait_until_listening(&mut self) {
+        let started = Instant::now();
+        let address = SocketAddr::from(([127, 0, 0, 1], self.port));
+        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+            if let Some(status) = self.child.try_wait().expect("poll redis-server") {
+                panic!(
+                    "redis-server exited ({status}) before listening on TLS port {}",
+                    self.port
+                );
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "redis-server is not listening on TLS port {} after {WAIT:?}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The seat store a service configured with these variables builds.
+    fn seats(&self, ca: Option<&Path>) -> Arc<dyn SeatStore> {
+        let url = format!("rediss://127.0.0.1:{}", self.port);
+        let ca = ca.map(|p| p.to_str().expect("utf-8 path").to_owned());
+        let config = Config::from_lookup(|name| match name {
+            "REDIS_URL" => Some(url.clone()),
+            "REDIS_CA_CERT" => ca.clone(),
+            "REDIS_KEY_PREFIX" => Some("tls-test:".into()),
+            _ => None,
+        })
+        .expect("configuration parses");
+        shared::backends::seats(&config, false).expect("the seat store is built")
+    }
+}
+
+/// Whether `redis-server` and `openssl` can run; a missing one fails in CI and skips elsewhere.
+fn tools_present() -> bool {
+    for (tool, arg) in [("redis-server", "--version"), ("openssl", "version")] {
+        let ran = Command::new(tool)
+            .arg(arg)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ran {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{tool} must be installed in CI: the TLS Redis tests may not be skipped there"
+            );
+            eprintln!("SKIPPED: {tool} is not installed, so this TLS Redis test did not run");
+            return false;
+        }
+    }
+    true
+}
+
+/// Runs `openssl` in `dir` with the words of `command` (none of which has a space).
+fn openssl(dir: &Path, command: &str) {
+    let output = Command::new("openssl")
+        .args(command.split_whitespace())
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        output.status.success(),
+        "openssl {command} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Options of every key made here: P-256, which rustls and redis-server's OpenSSL both take, and
+/// which is generated in milliseconds.
+const P256: &str = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2";
+
+/// A self-signed CA, `<name>.pem` and `<name>.key` in `dir`.
+fn make_ca(dir: &Path, name: &str) -> PathBuf {
+    openssl(
+        dir,
+        &format!(
+            "req -x509 {P256} -subj /CN=coditect-test-{name} \
+             -addext basicConstraints=critical,CA:TRUE \
+             -addext keyUsage=critical,keyCertSign,cRLSign -keyout {name}.key -out {name}.pem"
+        ),
+    );
+    dir.join(format!("{name}.pem"))
+}
+
+/// A server certificate for `127.0.0.1` and `localhost` signed by the CA `ca`.
+fn make_server_certificate(dir: &Path, ca: &str) -> (PathBuf, PathBuf) {
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write the extensions file");
+    openssl(
+        dir,
+        &format!("req {P256} -subj /CN=localhost -keyout server.key -out server.csr"),
+    );
+    openssl(
+        dir,
+        &format!(
+            "x509 -req -in server.csr -CA {ca}.pem -CAkey {ca}.key -CAcreateserial -days 2 \
+             -extfile server.ext -out server.pem"
+        ),
+    );
+    (dir.join("server.pem"), dir.join("server.key"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+async fn bounded<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what} took more than {WAIT:?}"))
+}
+
+/// Why `seats` could not reach the server; panics if it could.
+async fn refusal(seats: &dyn SeatStore) -> String {
+    match bounded("ping", seats.ping()).await {
+        Ok(()) => panic!("the TLS handshake succeeded with a CA that did not sign the server"),
+        Err(e) => {
+            let why = format!("{e:#}");
+            eprintln!("refused as expected: {why}");
+            why
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_the_ca_a_seat_is_acquired_heartbeated_and_released() {
+    let Some(server) = TlsRedis::start() else {
+        return;
+    };
+    let seats = server.seats(Some(&server.ca));
+    let license_id = Uuid::new_v4();
+    let request = SeatRequest {
+        license_id,
+        max_seats: 1,
+        ttl: Duration::from_secs(60),
+        session: SessionData::new(Uuid::new_v4(), Uuid::new_v4(), "ab12", "tls-host", None),
+    };
+    let acquired = bounded("acquire", seats.acquire(&request, "session-1"))
+        .await
+        .expect("acquire over TLS");
+    let Acquired::Granted { session_id, .. } = acquired else {
+        panic!("an empty pool must grant a seat, got {acquired:?}");
+    };
+    let extended = bounded(
+        "heartbeat",
+        seats.heartbeat(license_id, &session_id, request.ttl),
+    )
+    .await
+    .expect("heartbeat over TLS");
+    assert!(extended.is_some(), "the seat just granted is live");
+    let released = bounded("release", seats.release(license_id, &session_id))
+        .await
+        .expect("release over TLS");
+    assert!(released, "the seat was held until released");
+}
+
+#[tokio::test]
+async fn without_the_ca_the_server_certificate_is_refused() {
+    let Some(server) = TlsRedis::start() else {
+        return;
+    };
+    let why = refusal(&*server.seats(None)).await;
+    assert!(why.contains("UnknownIssuer"), "{why}");
+}
+
+#[tokio::test]
+async fn with_another_ca_the_server_certificate_is_refused() {
+    let Some(server) = TlsRedis::start() else {
+        return;
+    };
+    let why = refusal(&*server.seats(Some(&server.other_ca))).await;
+    assert!(why.contains("UnknownIssuer"), "{why}");
+}
+
+#[tokio::test]
+async fn a_ca_file_that_is_missing_or_holds_no_certificate_stops_start_up() {
+    let dir = TempDir::new();
+    let garbage = dir.0.join("garbage.pem");
+    std::fs::write(&garbage, "this is not a certificate\n").expect("write");
+    let broken = dir.0.join("broken.pem");
+    std::fs::write(
+        &broken,
+        "-----BEGIN CERTIFICATE-----\n!!not base64!!\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write");
+    for path in [dir.0.join("absent.pem"), garbage, broken] {
+        let ca = path.to_str().expect("utf-8 path").to_owned();
+        let config = Config::from_lookup(|name| match name {
+            "REDIS_URL" => Some("rediss://127.0.0.1:1".into()),
+            "REDIS_CA_CERT" => Some(ca.clone()),
+            _ => None,
+        })
+        .expect("configuration parses");
+        let why = match shared::backends::seats(&config, false) {
+            Ok(_) => panic!("a store was built with {}", path.display()),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(why.contains("REDIS_CA_CERT"), "{why}");
+    }
+}
