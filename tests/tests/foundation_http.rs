@@ -367,7 +367,8 @@ async fn a_function_without_redis_refuses_to_start_and_says_why() {
             .expect("cargo")
             .success()
     );
-    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/heartbeat");
+    // Where cargo put it, also under a custom CARGO_TARGET_DIR.
+    let binary = integration_tests::process::built_binary("heartbeat");
     let data_dir = TempDir::new();
     let output = Command::new(binary)
         .env_clear()
