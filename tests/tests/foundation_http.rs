@@ -2,12 +2,13 @@
 //! every failure, request ids, body limits, backends that are down, and each function binary
 //! starting, serving `/healthz` and stopping on SIGTERM.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use integration_tests::api::{acquire, heartbeat, machine, register, release, send};
 use integration_tests::backends::sqlite_store;
+use integration_tests::process::{Service, built_binary, free_port, wait_for_health};
 use integration_tests::server::{TempDir, TestServer};
 use integration_tests::tokens::Person;
 use reqwest::{Method, StatusCode};
@@ -234,39 +235,6 @@ async fn heartbeat_and_release_work_while_the_database_is_down() {
     );
 }
 
-/// A spawned function binary, killed if the test fails before it stops it.
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-async fn wait_for_health(port: u16) -> Duration {
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await
-            && r.status() == StatusCode::OK
-        {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no /healthz on port {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Every function binary starts with nothing but a data dir (and an unreachable Redis where it
 /// needs one: connections are lazy), answers `/healthz` and `/health`, serves the committed OpenAPI
 /// document, and exits 0 on SIGTERM.
@@ -281,21 +249,6 @@ async fn every_function_binary_serves_healthz_and_stops_on_sigterm() {
         "cleanup",
         "local",
     ];
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args(["build", "--quiet"]);
-    for f in functions {
-        build.args(["-p", f]);
-    }
-    assert!(
-        build.status().expect("cargo runs").success(),
-        "the function binaries build"
-    );
-    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(|d| std::path::PathBuf::from(d).join("debug"))
-        .unwrap_or(target);
-
     let openapi: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json"),
@@ -306,7 +259,7 @@ async fn every_function_binary_serves_healthz_and_stops_on_sigterm() {
     for function in functions {
         let data_dir = TempDir::new();
         let port = free_port();
-        let mut command = Command::new(target.join(function));
+        let mut command = Command::new(built_binary(function));
         command
             .env_clear()
             .env("PORT", port.to_string())
@@ -316,7 +269,7 @@ async fn every_function_binary_serves_healthz_and_stops_on_sigterm() {
         if function != "local" {
             command.env("REDIS_URL", "redis://127.0.0.1:1");
         }
-        let mut service = Service(command.spawn().expect("spawns"));
+        let service = Service(command.spawn().expect("spawns"));
         wait_for_health(port).await;
         let base = format!("http://127.0.0.1:{port}");
         let document = send(Method::GET, &format!("{base}/openapi.json"), None, None).await;
@@ -338,18 +291,8 @@ async fn every_function_binary_serves_healthz_and_stops_on_sigterm() {
             .await;
             assert_eq!(task.status, 503, "cleanup routes its task: {}", task.text);
         }
-        let status = Command::new("kill")
-            .args(["-TERM", &service.0.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-        let exited = tokio::task::spawn_blocking(move || {
-            let status = service.0.wait().expect("waits");
-            std::mem::forget(service);
-            status
-        })
-        .await
-        .expect("joins");
+        service.terminate();
+        let exited = service.exited_within(Duration::from_secs(15)).await;
         assert!(
             exited.success(),
             "{function} exits cleanly on SIGTERM: {exited:?}"
@@ -359,16 +302,7 @@ async fn every_function_binary_serves_healthz_and_stops_on_sigterm() {
 
 #[tokio::test]
 async fn a_function_without_redis_refuses_to_start_and_says_why() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    assert!(
-        Command::new(cargo)
-            .args(["build", "--quiet", "-p", "heartbeat"])
-            .status()
-            .expect("cargo")
-            .success()
-    );
-    // Where cargo put it, also under a custom CARGO_TARGET_DIR.
-    let binary = integration_tests::process::built_binary("heartbeat");
+    let binary = built_binary("heartbeat");
     let data_dir = TempDir::new();
     let output = Command::new(binary)
         .env_clear()

@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use integration_tests::process::free_port;
 use shared::config::Config;
 use shared::seats::{Acquired, SeatRequest, SeatStore, SessionData};
 use uuid::Uuid;
@@ -207,14 +208,6 @@ fn make_server_certificate(dir: &Path, ca: &str) -> (PathBuf, PathBuf) {
         ),
     );
     (dir.join("server.pem"), dir.join("server.key"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 async fn bounded<T>(what: &str, future: impl Future<Output = T>) -> T {
