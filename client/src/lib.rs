@@ -3,7 +3,7 @@
 //! [`LicenseClient`] speaks the HTTP API (acquire, heartbeat, release, the lease JWKS) in the wire
 //! types of `shared::api`, the very structs the servers answer with, and turns every problem+json
 //! answer into a [`ClientError::Refused`] carrying its [`ProblemDetails`] and stable [`ProblemCode`]. Leases are
-//! checked offline with [`shared::leases::verify::LeaseVerifier`], the very code the servers use.
+//! checked offline with [`shared::leases::verifying::LeaseVerifier`], the very code the servers use.
 //!
 //! Offline grace: a caller that cannot reach the service (a [`ClientError::Unreachable`] or a 5xx)
 //! may keep running while its last lease verifies; a refusal (`seats_exhausted`,
@@ -15,7 +15,7 @@ pub use shared::api::{
     AcquireRequest, AcquireResponse, HeartbeatResponse, ProblemCode, ProblemDetails,
 };
 pub use shared::leases::LeaseClaims;
-pub use shared::leases::verify::{LeaseError, LeaseVerifier};
+pub use shared::leases::verifying::{LeaseError, LeaseVerifier};
 
 /// What went wrong talking to the service.
 #[derive(Debug, thiserror::Error)]

@@ -18,7 +18,8 @@
 //! - [`seats`]: the live seats (`SeatStore` trait) on Redis and in-process.
 //! - [`leases`]: signing and verifying the lease token a client holds while it runs.
 //! - [`identity`]: verifying Identity Platform ID tokens (and the emulator's) into a caller.
-//! - [`backends`]: turning configuration into connected stores, signers and verifiers.
+//! - [`backends`]: the one wiring: configuration into connected stores, signers and verifiers,
+//!   from which every function builds its state.
 
 pub mod api;
 #[cfg(feature = "server")]

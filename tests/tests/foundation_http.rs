@@ -13,6 +13,7 @@ use integration_tests::server::{TempDir, TestServer};
 use integration_tests::tokens::Person;
 use reqwest::{Method, StatusCode};
 use shared::api::{AcquireResponse, HealthResponse, HealthStatus, ProblemCode, ProblemDetails};
+use shared::backends::{Backends, Topology};
 use shared::config::Config;
 use shared::serving::{Readiness, service_router};
 
@@ -172,28 +173,27 @@ async fn heartbeat_and_release_work_while_the_database_is_down() {
             .expect("config"),
     );
     let store: Arc<dyn shared::store::Store> = Arc::new(sqlite.clone());
-    let seats = shared::backends::seats(&config, true).expect("seats");
-    let signer = shared::backends::lease_signer(&config)
-        .await
-        .expect("signer");
-    let leases = shared::backends::lease_verifier(&config)
-        .await
-        .expect("verifier");
+    let backends = Backends::new(config.clone(), Topology::AllInOne);
+    // The one wiring, but acquire on a database this test can take down.
+    let acquire_state = acquire::AcquireState {
+        store: store.clone(),
+        licenses: Arc::new(acquire::LicenseCache::new(Duration::ZERO)),
+        ..acquire::AcquireState::new(&backends)
+            .await
+            .expect("acquire")
+    };
     let routes = axum::Router::new()
-        .merge(acquire::routes(acquire::AcquireState {
-            store: store.clone(),
-            seats: seats.clone(),
-            signer: signer.clone(),
-            identity: shared::backends::identity(&config).expect("identity"),
-            licenses: Arc::new(acquire::LicenseCache::new(Duration::ZERO)),
-            config: config.clone(),
-        }))
-        .merge(heartbeat::routes(heartbeat::HeartbeatState {
-            seats: seats.clone(),
-            leases: leases.clone(),
-            seat_ttl: config.seat_ttl,
-        }))
-        .merge(release::routes(release::ReleaseState { seats, leases }));
+        .merge(acquire::routes(acquire_state))
+        .merge(heartbeat::routes(
+            heartbeat::HeartbeatState::new(&backends)
+                .await
+                .expect("heartbeat"),
+        ))
+        .merge(release::routes(
+            release::ReleaseState::new(&backends)
+                .await
+                .expect("release"),
+        ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -11,20 +11,19 @@ use std::sync::atomic::Ordering;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use fake_kms::{FakeKms, Mode, version};
+use fake_kms::{FakeKms, Mode, key_version, version};
 use integration_tests::api::{acquire, machine, register, send};
-use integration_tests::backends::{embedded_seats, sqlite_store};
-use integration_tests::tokens::{PROJECT, Person};
+use integration_tests::server::TempDir;
+use integration_tests::tokens::Person;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use shared::api::{AcquireResponse, ProblemCode};
 use shared::config::Config;
-use shared::identity::IdTokenVerifier;
-use shared::leases::kms::{KmsClient, KmsSigner};
-use shared::leases::signer::LeaseSigner;
-use shared::leases::verify::LeaseVerifier;
+use shared::leases::kms::KmsClient;
+use shared::leases::signing::KmsSigner;
+use shared::leases::signing::LeaseSigner;
+use shared::leases::verifying::LeaseVerifier;
 use shared::leases::{LeaseClaims, fingerprint_hash};
-use shared::serving::{Readiness, service_router};
 
 const ISSUER: &str = "coditect-licensing";
 
@@ -49,7 +48,7 @@ fn claims() -> LeaseClaims {
 async fn signer_on_version(n: usize) -> (Arc<FakeKms>, KmsSigner) {
     let fake = FakeKms::start(3600).await;
     let client = KmsClient::new(fake.endpoints.clone()).expect("client");
-    let signer = KmsSigner::connect(client, &version(n))
+    let signer = KmsSigner::connect(client, &key_version(n))
         .await
         .expect("the signer fetches its public key");
     (fake, signer)
@@ -82,7 +81,7 @@ async fn a_lease_signed_in_kms_verifies_with_the_published_jwks() {
     // What heartbeat and release do with LEASE_PUBLIC_KEYS: fetch the public keys by name.
     let client = KmsClient::new(fake.endpoints.clone()).expect("client");
     let fetched = client
-        .public_keys(&[version(1)])
+        .public_keys(&[key_version(1)])
         .await
         .expect("public keys");
     let verifier = LeaseVerifier::from_jwks(&fetched, ISSUER).expect("verifier");
@@ -135,7 +134,7 @@ async fn the_access_token_is_fetched_once_and_reused() {
 async fn a_token_within_a_minute_of_expiry_is_fetched_again() {
     let fake = FakeKms::start(30).await;
     let client = KmsClient::new(fake.endpoints.clone()).expect("client");
-    let signer = KmsSigner::connect(client, &version(1))
+    let signer = KmsSigner::connect(client, &key_version(1))
         .await
         .expect("signer");
 
@@ -149,10 +148,10 @@ async fn a_retired_version_is_published_and_accepted_but_never_signs() {
     let (fake, old) = signer_on_version(1).await;
     let old_lease = old.sign(&claims()).await.expect("v1 signs");
     let client = KmsClient::new(fake.endpoints.clone()).expect("client");
-    let new = KmsSigner::connect(client.clone(), &version(2))
+    let new = KmsSigner::connect(client.clone(), &key_version(2))
         .await
         .expect("v2 signer")
-        .also_publishing(client.public_keys(&[version(1)]).await.expect("v1 key"));
+        .also_publishing(client.public_keys(&[key_version(1)]).await.expect("v1 key"));
 
     let new_lease = new.sign(&claims()).await.expect("v2 signs");
 
@@ -163,40 +162,42 @@ async fn a_retired_version_is_published_and_accepted_but_never_signs() {
     assert!(verifier.verify(&old_lease).is_ok());
 }
 
-/// acquire and admin on one port, signing with `signer`, on SQLite and in-process seats.
-async fn serve_acquire_and_admin(signer: Arc<dyn LeaseSigner>) -> String {
-    let config = Arc::new(Config::from_lookup(|_| None).expect("defaults"));
-    let store: Arc<dyn shared::store::Store> = Arc::new(sqlite_store().await);
-    let seats = embedded_seats();
-    let identity = Arc::new(IdTokenVerifier::emulator(PROJECT, None));
-    let routes = acquire::routes(acquire::AcquireState {
-        store: store.clone(),
-        seats: seats.clone(),
-        signer: signer.clone(),
-        identity: identity.clone(),
-        licenses: Arc::new(acquire::LicenseCache::new(config.license_cache_ttl)),
-        config: config.clone(),
+/// Every function on one port, configured as a deployment is (`LEASE_SIGNING_KEY` a KMS key
+/// version, `LEASE_PUBLIC_KEYS` the published ones) but with KMS and the metadata server at `fake`,
+/// on SQLite and in-process seats.
+async fn serve_signing_with(fake: &FakeKms, data_dir: &TempDir) -> String {
+    let metadata_host = fake
+        .endpoints
+        .metadata
+        .trim_start_matches("http://")
+        .to_owned();
+    let vars = [
+        ("DATA_DIR", data_dir.0.display().to_string()),
+        ("LEASE_SIGNING_KEY", version(1)),
+        ("LEASE_PUBLIC_KEYS", version(1)),
+        ("CLOUD_KMS_ENDPOINT", fake.endpoints.kms_api.clone()),
+        ("GCE_METADATA_HOST", metadata_host),
+    ];
+    let config = Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
     })
-    .merge(admin::routes(admin::AdminState {
-        store,
-        seats,
-        identity,
-        signer,
-        config: config.clone(),
-    }));
-    let app = service_router(routes, Readiness::new(), &config);
+    .expect("a deployment's configuration");
+    let local = local::build(Arc::new(config)).await.expect("builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(async move { axum::serve(listener, local.app).await });
     url
 }
 
 #[tokio::test]
 async fn acquire_signs_with_kms_and_answers_500_when_kms_fails() {
-    let (fake, signer) = signer_on_version(1).await;
-    let url = serve_acquire_and_admin(Arc::new(signer)).await;
+    let fake = FakeKms::start(3600).await;
+    let data_dir = TempDir::new();
+    let url = serve_signing_with(&fake, &data_dir).await;
     let owner = Person::at("acme.test");
     assert_eq!(register(&url, &owner).await.status, StatusCode::CREATED);
 

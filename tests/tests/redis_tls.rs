@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use integration_tests::process::free_port;
+use shared::backends::{Backends, Topology};
 use shared::config::Config;
 use shared::seats::{Acquired, SeatRequest, SeatStore, SessionData};
 use uuid::Uuid;
@@ -124,7 +125,7 @@ impl TlsRedis {
     }
 
     /// The seat store a service configured with these variables builds.
-    fn seats(&self, ca: Option<&Path>) -> Arc<dyn SeatStore> {
+    async fn seats(&self, ca: Option<&Path>) -> Arc<dyn SeatStore> {
         let url = format!("rediss://127.0.0.1:{}", self.port);
         let ca = ca.map(|p| p.to_str().expect("utf-8 path").to_owned());
         let config = Config::from_lookup(|name| match name {
@@ -134,7 +135,10 @@ impl TlsRedis {
             _ => None,
         })
         .expect("configuration parses");
-        shared::backends::seats(&config, false).expect("the seat store is built")
+        Backends::new(Arc::new(config), Topology::OneFunction)
+            .seats()
+            .await
+            .expect("the seat store is built")
     }
 }
 
@@ -233,7 +237,7 @@ async fn with_the_ca_a_seat_is_acquired_heartbeated_and_released() {
     let Some(server) = TlsRedis::start() else {
         return;
     };
-    let seats = server.seats(Some(&server.ca));
+    let seats = server.seats(Some(&server.ca)).await;
     let license_id = Uuid::new_v4();
     let request = SeatRequest {
         license_id,
@@ -265,7 +269,7 @@ async fn without_the_ca_the_server_certificate_is_refused() {
     let Some(server) = TlsRedis::start() else {
         return;
     };
-    let why = refusal(&*server.seats(None)).await;
+    let why = refusal(&*server.seats(None).await).await;
     assert!(why.contains("UnknownIssuer"), "{why}");
 }
 
@@ -274,7 +278,7 @@ async fn with_another_ca_the_server_certificate_is_refused() {
     let Some(server) = TlsRedis::start() else {
         return;
     };
-    let why = refusal(&*server.seats(Some(&server.other_ca))).await;
+    let why = refusal(&*server.seats(Some(&server.other_ca)).await).await;
     assert!(why.contains("UnknownIssuer"), "{why}");
 }
 
@@ -297,7 +301,8 @@ async fn a_ca_file_that_is_missing_or_holds_no_certificate_stops_start_up() {
             _ => None,
         })
         .expect("configuration parses");
-        let why = match shared::backends::seats(&config, false) {
+        let backends = Backends::new(Arc::new(config), Topology::OneFunction);
+        let why = match backends.seats().await {
             Ok(_) => panic!("a store was built with {}", path.display()),
             Err(e) => format!("{e:#}"),
         };

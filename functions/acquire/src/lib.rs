@@ -18,11 +18,12 @@ use axum::routing::post;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 use shared::api::{AcquireResponse, LicenseSummary, ProblemCode, SeatHolder};
+use shared::backends::Backends;
 use shared::config::Config;
 use shared::domain::{License, LicenseStatus, NewAuditEvent, User};
 use shared::error::{ApiError, ApiResult, Problem};
 use shared::identity::IdTokenVerifier;
-use shared::leases::signer::LeaseSigner;
+use shared::leases::signing::LeaseSigner;
 use shared::leases::{LeaseClaims, fingerprint_hash};
 use shared::seats::{Acquired, SeatRequest, SeatStore, SessionData, new_session_id};
 use shared::serving::auth::BearerToken;
@@ -47,6 +48,21 @@ pub struct AcquireState {
     pub licenses: Arc<LicenseCache>,
     /// Seat lifetime, heartbeat interval, offline grace, lease issuer.
     pub config: Arc<Config>,
+}
+
+impl AcquireState {
+    /// The state of acquire, on `backends`.
+    pub async fn new(backends: &Backends) -> anyhow::Result<Self> {
+        let config = backends.config().clone();
+        Ok(Self {
+            store: backends.records().await?,
+            seats: backends.seats().await?,
+            signer: backends.lease_signer().await?,
+            identity: backends.identity().await?,
+            licenses: Arc::new(LicenseCache::new(config.license_cache_ttl)),
+            config,
+        })
+    }
 }
 
 /// The routes of this function, without the common stack (the local server merges them).

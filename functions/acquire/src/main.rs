@@ -4,20 +4,15 @@
 
 use std::sync::Arc;
 
-use acquire::{AcquireState, LicenseCache};
-use shared::{backends, config::Config, serving, telemetry};
+use acquire::AcquireState;
+use shared::backends::{Backends, Topology};
+use shared::{config::Config, serving, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Arc::new(Config::from_env()?);
     telemetry::init(&config.log_level, &config.project_id);
-    let state = AcquireState {
-        store: backends::records(&config).await?,
-        seats: backends::seats(&config, false)?,
-        signer: backends::lease_signer(&config).await?,
-        identity: backends::identity(&config)?,
-        licenses: Arc::new(LicenseCache::new(config.license_cache_ttl)),
-        config: config.clone(),
-    };
+    let backends = Backends::new(config.clone(), Topology::OneFunction);
+    let state = AcquireState::new(&backends).await?;
     serving::serve_until_signal(&config, acquire::router(state)).await
 }

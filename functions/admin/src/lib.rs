@@ -22,9 +22,10 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post};
-use shared::config::Config;
+use shared::backends::Backends;
+use shared::config::{Config, Database};
 use shared::identity::IdTokenVerifier;
-use shared::leases::signer::LeaseSigner;
+use shared::leases::JwkSet;
 use shared::seats::SeatStore;
 use shared::serving::{Readiness, service_router};
 use shared::store::Store;
@@ -38,10 +39,23 @@ pub struct AdminState {
     pub seats: Arc<dyn SeatStore>,
     /// Verifies callers' ID tokens.
     pub identity: Arc<IdTokenVerifier>,
-    /// Publishes the lease keys.
-    pub signer: Arc<dyn LeaseSigner>,
+    /// The public lease keys it publishes (never a private key).
+    pub lease_keys: Arc<JwkSet>,
     /// Free-plan length, invitation lifetime.
     pub config: Arc<Config>,
+}
+
+impl AdminState {
+    /// The state of admin, on `backends`.
+    pub async fn new(backends: &Backends) -> anyhow::Result<Self> {
+        Ok(Self {
+            store: backends.records().await?,
+            seats: backends.seats().await?,
+            identity: backends.identity().await?,
+            lease_keys: backends.lease_keys().await?,
+            config: backends.config().clone(),
+        })
+    }
 }
 
 /// The routes of this function, without the common stack.
@@ -88,23 +102,26 @@ pub fn router(state: AdminState) -> Router {
 async fn jwks(State(state): State<AdminState>) -> impl IntoResponse {
     (
         [(axum::http::header::CACHE_CONTROL, "public, max-age=3600")],
-        axum::Json(state.signer.jwks()),
+        axum::Json(JwkSet::clone(&state.lease_keys)),
     )
 }
 
 /// Applies the migrations of the configured database and returns: the one explicit migration step
 /// of a deploy (SQLite is also migrated automatically at start-up).
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let url = config.database_url.expose();
-    if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)?;
-        shared::store::SqliteStore::connect(url)
-            .await?
-            .migrate()
-            .await?;
-    } else {
-        let store = shared::store::PgStore::connect_lazy(url, 1)?;
-        store.migrate().await?;
+    match &config.database {
+        Database::Sqlite(url) => {
+            std::fs::create_dir_all(&config.data_dir)?;
+            shared::store::SqliteStore::connect(url.expose())
+                .await?
+                .migrate()
+                .await?;
+        }
+        Database::Postgres(url) => {
+            shared::store::PgStore::connect_lazy(url.expose(), 1)?
+                .migrate()
+                .await?;
+        }
     }
     tracing::info!("migrations applied");
     Ok(())

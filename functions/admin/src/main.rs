@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use admin::AdminState;
 use anyhow::bail;
-use shared::{backends, config::Config, serving, telemetry};
+use shared::backends::{Backends, Topology};
+use shared::{config::Config, serving, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -24,12 +25,7 @@ async fn main() -> anyhow::Result<()> {
         Some("migrate") => return admin::migrate(&config).await,
         Some(other) => bail!("unknown command {other:?}; the commands are `migrate` and `openapi`"),
     }
-    let state = AdminState {
-        store: backends::records(&config).await?,
-        seats: backends::seats(&config, false)?,
-        identity: backends::identity(&config)?,
-        signer: backends::lease_publisher(&config).await?,
-        config: config.clone(),
-    };
+    let backends = Backends::new(config.clone(), Topology::OneFunction);
+    let state = AdminState::new(&backends).await?;
     serving::serve_until_signal(&config, admin::router(state)).await
 }

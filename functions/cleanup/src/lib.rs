@@ -10,6 +10,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
+use shared::backends::Backends;
 use shared::config::Config;
 use shared::error::{ApiError, ApiResult};
 use shared::seats::SeatError;
@@ -26,6 +27,19 @@ pub struct CleanupState {
     pub seats: Arc<dyn SeatStore>,
     /// Where the audit trail is written.
     pub store: Arc<dyn Store>,
+    /// The serving limits.
+    pub config: Arc<Config>,
+}
+
+impl CleanupState {
+    /// The state of cleanup, on `backends`.
+    pub async fn new(backends: &Backends) -> anyhow::Result<Self> {
+        Ok(Self {
+            seats: backends.seats().await?,
+            store: backends.records().await?,
+            config: backends.config().clone(),
+        })
+    }
 }
 
 /// The routes of this function, without the common stack. The local server does not mount them:
@@ -37,11 +51,12 @@ pub fn routes(state: CleanupState) -> Router {
 }
 
 /// The whole service: routes, health, readiness (database and seat store) and middleware.
-pub fn router(state: CleanupState, config: &Config) -> Router {
+pub fn router(state: CleanupState) -> Router {
+    let config = state.config.clone();
     let readiness = Readiness::new()
         .with_database(state.store.clone())
         .with_seats(state.seats.clone());
-    service_router(routes(state), readiness, config)
+    service_router(routes(state), readiness, &config)
 }
 
 async fn run(State(state): State<CleanupState>) -> ApiResult<Json<CleanupReport>> {

@@ -2,11 +2,10 @@
 //!
 //! Authorised by the lease alone (signature, expiry, session id) and answered from the seat store
 //! alone: no database, no signing key, so the hot path is one Redis script. A session presents the
-//! same lease every interval, so its signature is checked once ([`VerifiedLeases`]) and only its
+//! same lease every interval, so its signature is checked once ([`RememberedLeases`]) and only its
 //! expiry every time; a successful heartbeat logs its access line at `debug` ([`Routine`]).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -14,9 +13,10 @@ use axum::routing::put;
 use axum::{Extension, Router};
 use chrono::{TimeZone, Utc};
 use shared::api::{HeartbeatResponse, ProblemCode};
+use shared::backends::Backends;
 use shared::config::Config;
 use shared::error::{ApiResult, Problem};
-use shared::leases::verified::VerifiedLeases;
+use shared::leases::verifying::RememberedLeases;
 use shared::seats::SeatStore;
 use shared::serving::auth::{Expiry, lease_claims};
 use shared::serving::{Json, Readiness, Routine, service_router};
@@ -27,9 +27,21 @@ pub struct HeartbeatState {
     /// Live seats.
     pub seats: Arc<dyn SeatStore>,
     /// Checks leases against the published public keys, each signature once.
-    pub leases: Arc<VerifiedLeases>,
-    /// How far each heartbeat pushes the seat's expiry.
-    pub seat_ttl: Duration,
+    pub leases: Arc<RememberedLeases>,
+    /// How far each heartbeat pushes the seat's expiry (`SEAT_TTL_SECONDS`), and the serving
+    /// limits.
+    pub config: Arc<Config>,
+}
+
+impl HeartbeatState {
+    /// The state of heartbeat, on `backends`: seats and public lease keys, no private key.
+    pub async fn new(backends: &Backends) -> anyhow::Result<Self> {
+        Ok(Self {
+            seats: backends.seats().await?,
+            leases: backends.leases().await?,
+            config: backends.config().clone(),
+        })
+    }
 }
 
 /// The routes of this function, without the common stack.
@@ -40,9 +52,10 @@ pub fn routes(state: HeartbeatState) -> Router {
 }
 
 /// The whole service: routes, health, readiness (the seat store only) and middleware.
-pub fn router(state: HeartbeatState, config: &Config) -> Router {
+pub fn router(state: HeartbeatState) -> Router {
+    let config = state.config.clone();
     let readiness = Readiness::new().with_seats(state.seats.clone());
-    service_router(routes(state), readiness, config)
+    service_router(routes(state), readiness, &config)
 }
 
 async fn heartbeat(
@@ -52,7 +65,7 @@ async fn heartbeat(
     let (claims, license) = lease_claims(&state.leases, &headers, Expiry::Enforce)?;
     let Some(expires_ms) = state
         .seats
-        .heartbeat(license, &claims.sid, state.seat_ttl)
+        .heartbeat(license, &claims.sid, state.config.seat_ttl)
         .await?
     else {
         return Err(Problem::new(

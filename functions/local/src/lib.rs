@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use shared::backends;
+use shared::backends::{Backends, Topology};
 use shared::config::Config;
 use shared::seats::SeatStore;
 use shared::serving::{Readiness, service_router};
@@ -29,44 +29,27 @@ pub struct Local {
 
 /// Builds the backends named by `config` and every function's routes on them.
 pub async fn build(config: Arc<Config>) -> anyhow::Result<Local> {
-    let store = backends::records(&config).await?;
-    let seats = backends::seats(&config, true)?;
-    let signer = backends::lease_signer(&config).await?;
-    let identity = backends::identity(&config)?;
-    let leases = backends::lease_verifier(&config).await?;
+    build_on(&Backends::new(config, Topology::AllInOne)).await
+}
+
+/// Every function's routes on `backends` (one records pool, one seat store, one signer for all).
+pub async fn build_on(backends: &Backends) -> anyhow::Result<Local> {
     let routes = Router::new()
-        .merge(acquire::routes(acquire::AcquireState {
-            store: store.clone(),
-            seats: seats.clone(),
-            signer: signer.clone(),
-            identity: identity.clone(),
-            licenses: Arc::new(acquire::LicenseCache::new(config.license_cache_ttl)),
-            config: config.clone(),
-        }))
-        .merge(heartbeat::routes(heartbeat::HeartbeatState {
-            seats: seats.clone(),
-            leases: leases.clone(),
-            seat_ttl: config.seat_ttl,
-        }))
-        .merge(release::routes(release::ReleaseState {
-            seats: seats.clone(),
-            leases,
-        }))
-        .merge(stripe_webhook::routes(stripe_webhook::WebhookState {
-            store: store.clone(),
-        }))
-        .merge(admin::routes(admin::AdminState {
-            store: store.clone(),
-            seats: seats.clone(),
-            identity,
-            signer,
-            config: config.clone(),
-        }));
+        .merge(acquire::routes(acquire::AcquireState::new(backends).await?))
+        .merge(heartbeat::routes(
+            heartbeat::HeartbeatState::new(backends).await?,
+        ))
+        .merge(release::routes(release::ReleaseState::new(backends).await?))
+        .merge(stripe_webhook::routes(
+            stripe_webhook::WebhookState::new(backends).await?,
+        ))
+        .merge(admin::routes(admin::AdminState::new(backends).await?));
+    let (store, seats) = (backends.records().await?, backends.seats().await?);
     let readiness = Readiness::new()
         .with_database(store.clone())
         .with_seats(seats.clone());
     Ok(Local {
-        app: service_router(routes, readiness, &config),
+        app: service_router(routes, readiness, backends.config()),
         store,
         seats,
     })

@@ -10,9 +10,10 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::delete;
+use shared::backends::Backends;
 use shared::config::Config;
 use shared::error::ApiResult;
-use shared::leases::verified::VerifiedLeases;
+use shared::leases::verifying::RememberedLeases;
 use shared::seats::SeatStore;
 use shared::serving::auth::{Expiry, lease_claims};
 use shared::serving::{Readiness, service_router};
@@ -23,7 +24,20 @@ pub struct ReleaseState {
     /// Live seats.
     pub seats: Arc<dyn SeatStore>,
     /// Checks leases against the published public keys, each signature once.
-    pub leases: Arc<VerifiedLeases>,
+    pub leases: Arc<RememberedLeases>,
+    /// The serving limits.
+    pub config: Arc<Config>,
+}
+
+impl ReleaseState {
+    /// The state of release, on `backends`: seats and public lease keys, no private key.
+    pub async fn new(backends: &Backends) -> anyhow::Result<Self> {
+        Ok(Self {
+            seats: backends.seats().await?,
+            leases: backends.leases().await?,
+            config: backends.config().clone(),
+        })
+    }
 }
 
 /// The routes of this function, without the common stack.
@@ -34,9 +48,10 @@ pub fn routes(state: ReleaseState) -> Router {
 }
 
 /// The whole service: routes, health, readiness (the seat store only) and middleware.
-pub fn router(state: ReleaseState, config: &Config) -> Router {
+pub fn router(state: ReleaseState) -> Router {
+    let config = state.config.clone();
     let readiness = Readiness::new().with_seats(state.seats.clone());
-    service_router(routes(state), readiness, config)
+    service_router(routes(state), readiness, &config)
 }
 
 async fn release(State(state): State<ReleaseState>, headers: HeaderMap) -> ApiResult<StatusCode> {

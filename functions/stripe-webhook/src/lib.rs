@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use shared::backends::Backends;
 use shared::config::Config;
 use shared::serving::{Readiness, service_router};
 use shared::store::Store;
@@ -14,6 +15,18 @@ use shared::store::Store;
 pub struct WebhookState {
     /// Licenses and the processed-event ids.
     pub store: Arc<dyn Store>,
+    /// The serving limits.
+    pub config: Arc<Config>,
+}
+
+impl WebhookState {
+    /// The state of the webhook, on `backends`.
+    pub async fn new(backends: &Backends) -> anyhow::Result<Self> {
+        Ok(Self {
+            store: backends.records().await?,
+            config: backends.config().clone(),
+        })
+    }
 }
 
 /// The routes of this function, without the common stack (none yet).
@@ -22,7 +35,8 @@ pub fn routes(_state: WebhookState) -> Router {
 }
 
 /// The whole service: health, readiness (the database) and middleware.
-pub fn router(state: WebhookState, config: &Config) -> Router {
+pub fn router(state: WebhookState) -> Router {
+    let config = state.config.clone();
     let readiness = Readiness::new().with_database(state.store.clone());
-    service_router(routes(state), readiness, config)
+    service_router(routes(state), readiness, &config)
 }

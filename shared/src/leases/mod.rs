@@ -7,19 +7,22 @@
 //! at `/.well-known/jwks.json` with every key still accepted, so a new key can be published before
 //! it signs and an old one kept until the leases it signed have expired.
 //!
-//! - [`verify`]: checking a lease against a key set. The client SDK links only this module.
-//! - [`signer`] (server only): the [`signer::LeaseSigner`] trait and the Ed25519 key-file signer.
-//! - [`kms`] (server only): the Cloud KMS signer and the public-key fetch of a deployment.
-//! - [`verified`] (server only): heartbeat's and release's verifier, which checks each lease's
-//!   signature once and remembers that it passed.
+//! - [`verifying`]: checking a lease against a key set ([`LeaseVerifier`]), shared by the client
+//!   SDK (which links only this) and the server; with the server, [`verifying::RememberedLeases`],
+//!   heartbeat's and release's verifier, which checks each lease's signature once and remembers
+//!   that it passed.
+//! - [`signing`] (server only): the [`signing::LeaseSigner`] trait acquire signs with, the Ed25519
+//!   key-file signer and the Cloud KMS signer.
+//! - [`kms`] (server only): the Cloud KMS calls: sign a digest, fetch a version's public key.
 
 #[cfg(feature = "server")]
 pub mod kms;
 #[cfg(feature = "server")]
-pub mod signer;
-#[cfg(feature = "server")]
-pub mod verified;
-pub mod verify;
+pub mod signing;
+pub mod verifying;
+
+pub use jsonwebtoken::jwk::JwkSet;
+pub use verifying::{LeaseError, LeaseVerifier};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -58,8 +61,8 @@ pub(crate) mod fixtures {
     use ed25519_dalek::SigningKey;
 
     use super::LeaseClaims;
-    use super::signer::Ed25519Signer;
-    use super::verify::unix_now;
+    use super::signing::Ed25519Signer;
+    use super::verifying::unix_now;
 
     /// The issuer the fixtures' claims carry.
     pub(crate) const ISSUER: &str = "coditect-licensing";

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, Problem};
 use crate::leases::LeaseClaims;
-use crate::leases::verified::VerifiedLeases;
-use crate::leases::verify::LeaseError;
+use crate::leases::verifying::LeaseError;
+use crate::leases::verifying::RememberedLeases;
 
 /// The token of an `Authorization: Bearer <token>` header.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
@@ -54,7 +54,7 @@ pub enum Expiry {
 
 /// The verified lease of the request and the license it names.
 pub fn lease_claims(
-    leases: &VerifiedLeases,
+    leases: &RememberedLeases,
     headers: &HeaderMap,
     expiry: Expiry,
 ) -> Result<(LeaseClaims, Uuid), ApiError> {

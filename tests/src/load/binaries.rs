@@ -179,7 +179,7 @@ async fn measure_with(
 ) -> anyhow::Result<String> {
     let (real_dir, embedded_dir) = (TempDir::new(), TempDir::new());
     for dir in [&real_dir, &embedded_dir] {
-        shared::leases::signer::Ed25519Signer::load(&dir.0.join("lease-signing-key.pem"), true)?;
+        shared::leases::signing::Ed25519Signer::load(&dir.0.join("lease-signing-key.pem"), true)?;
     }
     let prefix = format!("loadgen:{}:", uuid::Uuid::new_v4().simple());
     let real: Vec<(String, String)> = [

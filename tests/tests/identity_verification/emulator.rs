@@ -1,9 +1,11 @@
 //! Emulator mode: unsigned emulator tokens pass the same claim checks, and
-//! `shared::backends::identity` never allows emulator mode on Cloud Run.
+//! `Backends::identity` never allows emulator mode on Cloud Run.
 
 use integration_tests::tokens::{Person, emulator_token};
 use serde_json::json;
-use shared::backends;
+use std::sync::Arc;
+
+use shared::backends::{Backends, Topology};
 use shared::config::Config;
 use shared::identity::IdTokenVerifier;
 
@@ -71,7 +73,7 @@ async fn emulator_mode_refuses_what_is_not_a_jwt() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// shared::backends::identity: emulator mode never on Cloud Run
+// Backends::identity: emulator mode never on Cloud Run
 // ---------------------------------------------------------------------------------------------
 
 #[track_caller]
@@ -84,54 +86,64 @@ fn config(vars: &[(&str, &str)]) -> Config {
     .expect("test configuration parses")
 }
 
-#[track_caller]
-fn refusal(config: &Config) -> String {
-    match backends::identity(config) {
+/// The ID-token verifier a service configured with `config` builds.
+async fn identity_of(config: &Config) -> anyhow::Result<Arc<IdTokenVerifier>> {
+    Backends::new(Arc::new(config.clone()), Topology::OneFunction)
+        .identity()
+        .await
+}
+
+async fn refusal(config: &Config) -> String {
+    match identity_of(config).await {
         Ok(_) => panic!("emulator identity must be refused on Cloud Run"),
         Err(e) => format!("{e:#}"),
     }
 }
 
-#[test]
-fn emulator_mode_of_a_demo_project_is_refused_on_cloud_run() {
+#[tokio::test]
+async fn emulator_mode_of_a_demo_project_is_refused_on_cloud_run() {
     let on_cloud_run = config(&[("K_SERVICE", "licensing-admin")]);
 
-    let reason = refusal(&on_cloud_run);
+    let reason = refusal(&on_cloud_run).await;
 
     assert!(reason.contains("licensing-admin"), "{reason}");
     assert!(reason.contains("emulator mode"), "{reason}");
 }
 
-#[test]
-fn an_emulator_host_is_refused_on_cloud_run_even_with_a_real_project() {
+#[tokio::test]
+async fn an_emulator_host_is_refused_on_cloud_run_even_with_a_real_project() {
     let on_cloud_run = config(&[
         ("K_SERVICE", "licensing-acquire"),
         ("GOOGLE_CLOUD_PROJECT", PROJECT),
         ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
     ]);
 
-    let reason = refusal(&on_cloud_run);
+    let reason = refusal(&on_cloud_run).await;
 
     assert!(reason.contains("FIREBASE_AUTH_EMULATOR_HOST"), "{reason}");
 }
 
-#[test]
-fn a_real_project_on_cloud_run_verifies_google_signed_tokens() {
+#[tokio::test]
+async fn a_real_project_on_cloud_run_verifies_google_signed_tokens() {
     let on_cloud_run = config(&[
         ("K_SERVICE", "licensing-acquire"),
         ("GOOGLE_CLOUD_PROJECT", PROJECT),
     ]);
 
-    let verifier = backends::identity(&on_cloud_run).expect("Google mode is allowed");
+    let verifier = identity_of(&on_cloud_run)
+        .await
+        .expect("Google mode is allowed");
 
     assert!(!verifier.is_emulated());
 }
 
-#[test]
-fn emulator_mode_is_allowed_off_cloud_run() {
+#[tokio::test]
+async fn emulator_mode_is_allowed_off_cloud_run() {
     let local = config(&[("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")]);
 
-    let verifier = backends::identity(&local).expect("emulator mode is allowed locally");
+    let verifier = identity_of(&local)
+        .await
+        .expect("emulator mode is allowed locally");
 
     assert!(verifier.is_emulated());
 }

@@ -17,7 +17,7 @@ use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use shared::leases::kms::KmsEndpoints;
+use shared::leases::kms::{KeyVersionName, KmsEndpoints};
 
 const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
 
@@ -37,6 +37,11 @@ pub(crate) fn version(n: usize) -> String {
     format!(
         "projects/demo/locations/global/keyRings/leases/cryptoKeys/lease-signing/cryptoKeyVersions/{n}"
     )
+}
+
+/// [`version`] `n`, typed.
+pub(crate) fn key_version(n: usize) -> KeyVersionName {
+    KeyVersionName::parse(&version(n)).expect("a key version name")
 }
 
 /// How the fake answers `asymmetricSign`.

@@ -74,12 +74,14 @@ async fn bad_leases_are_refused_with_clear_codes(backends: Backends) {
     );
 
     // A genuine lease naming another license reaches only that license's pool: nothing there.
-    let signer =
-        shared::leases::signer::Ed25519Signer::load(&server.config.lease_signing_key, false)
-            .expect("server key");
+    let signer = shared::leases::signing::Ed25519Signer::load(
+        server.config.lease_signing_key.file().expect("a key file"),
+        false,
+    )
+    .expect("server key");
     let mut claims = server_claims(&good, &server);
     claims.license = Uuid::new_v4().to_string();
-    let other = shared::leases::signer::LeaseSigner::sign(&signer, &claims)
+    let other = shared::leases::signing::LeaseSigner::sign(&signer, &claims)
         .await
         .expect("signs");
     assert_eq!(

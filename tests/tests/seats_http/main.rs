@@ -82,9 +82,11 @@ fn lease(reply: &api::Reply) -> String {
 
 /// The claims of `lease` as the server signed them.
 fn server_claims(lease: &str, server: &TestServer) -> shared::leases::LeaseClaims {
-    let signer =
-        shared::leases::signer::Ed25519Signer::load(&server.config.lease_signing_key, false)
-            .expect("key");
+    let signer = shared::leases::signing::Ed25519Signer::load(
+        server.config.lease_signing_key.file().expect("a key file"),
+        false,
+    )
+    .expect("key");
     signer
         .verifier(&server.config.lease_issuer)
         .expect("verifier")

@@ -11,6 +11,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use serde_json::json;
 use tokio::sync::Mutex;
 
+use super::KeyVersionName;
 use super::wire::{CRC32C, PublicKeyResponse, SignResponse, TokenResponse};
 use crate::config::Secret;
 
@@ -86,16 +87,16 @@ impl KmsClient {
     }
 
     /// The public keys of `versions`, in order.
-    pub async fn public_keys(&self, versions: &[String]) -> anyhow::Result<JwkSet> {
+    pub async fn public_keys(&self, versions: &[KeyVersionName]) -> anyhow::Result<JwkSet> {
         let mut keys = Vec::with_capacity(versions.len());
         for version in versions {
-            keys.push(self.public_jwk(version).await?);
+            keys.push(self.public_jwk(version.as_str()).await?);
         }
         Ok(JwkSet { keys })
     }
 
     /// The PKCS#1 v1.5 signature of a SHA-256 `digest` by `version`, checked end to end.
-    pub(super) async fn sign_digest(
+    pub(crate) async fn sign_digest(
         &self,
         version: &str,
         digest: &[u8],

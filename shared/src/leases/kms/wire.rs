@@ -1,6 +1,7 @@
 //! The JSON Cloud KMS and the metadata server speak, and the checks every answer must pass before
 //! anything in it is used.
 
+use crate::leases::signing::with_thumbprint_kid;
 use anyhow::{Context, anyhow, ensure};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -10,7 +11,6 @@ use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 /// CRC32C (Castagnoli), the checksum KMS uses. `crc` is already in the tree through sqlx, so it
 /// costs no compile time and no hand-written table.
@@ -112,11 +112,8 @@ fn rsa_jwk(pem: &str) -> anyhow::Result<Jwk> {
         .map_err(|e| anyhow!("not an RSA public key: {e}"))?;
     let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
     let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
-    // RFC 7638: the required members, lexicographic order, no white space.
-    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
-    let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
-    let jwk = json!({ "kty": "RSA", "n": n, "e": e, "alg": "RS256", "use": "sig", "kid": kid });
-    serde_json::from_value(jwk).context("building the lease JWK")
+    let jwk = json!({ "kty": "RSA", "n": n, "e": e, "alg": "RS256", "use": "sig" });
+    with_thumbprint_kid(serde_json::from_value(jwk).context("building the lease JWK")?)
 }
 
 /// A protobuf JSON int64: a decimal string (as Google sends it) or a number.

@@ -1,5 +1,12 @@
 //! Verifying a lease against a published key set. Shared by heartbeat, release and the client SDK,
-//! so all three apply exactly the same checks.
+//! so all three apply exactly the same checks. [`remembered`] (server only) adds the memory of
+//! leases that passed, for heartbeats.
+
+#[cfg(feature = "server")]
+pub mod remembered;
+
+#[cfg(feature = "server")]
+pub use remembered::RememberedLeases;
 
 use std::collections::HashMap;
 

@@ -5,9 +5,17 @@
 //! that is set but malformed stops start-up with a message naming it; it is never silently ignored.
 //! The README's configuration table lists every variable read here.
 
+mod leases;
+
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
+
+pub use leases::{LeasePublicKeys, LeaseSigningKey};
+
+pub use crate::leases::kms::KeyVersionName;
+
+use crate::leases::kms::{KMS_API, KmsEndpoints};
 
 /// The Identity Platform project used when none is configured: a `demo-` project, which puts
 /// identity into emulator mode, as the Firebase tools do.
@@ -37,6 +45,39 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret([redacted])")
+    }
+}
+
+/// The records database, its kind decided once, here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file (the embedded default), created and migrated at start-up.
+    Sqlite(Secret),
+    /// PostgreSQL (Cloud SQL), migrated by `admin migrate` and never at start-up.
+    Postgres(Secret),
+}
+
+impl Database {
+    /// The connection URL (it may carry a password).
+    pub fn url(&self) -> &Secret {
+        match self {
+            Self::Sqlite(url) | Self::Postgres(url) => url,
+        }
+    }
+
+    /// Parses `DATABASE_URL`; the value is never echoed, it may hold a password.
+    fn parse(url: String) -> Result<Self, ConfigError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite(Secret::new(url)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(Secret::new(url)))
+        } else {
+            Err(ConfigError::Malformed {
+                name: "DATABASE_URL",
+                value: "[redacted]".into(),
+                reason: "expected a postgres:// or sqlite:// URL".into(),
+            })
+        }
     }
 }
 
@@ -71,7 +112,7 @@ pub struct Config {
     /// Where the embedded default keeps its SQLite file and lease key (`DATA_DIR`).
     pub data_dir: PathBuf,
     /// The records database (`DATABASE_URL`): `postgres://…` or `sqlite://…`.
-    pub database_url: Secret,
+    pub database: Database,
     /// Connections per instance in the database pool (`DATABASE_MAX_CONNECTIONS`); Cloud SQL's
     /// connection limit is shared by every instance of every service.
     pub database_max_connections: u32,
@@ -92,19 +133,17 @@ pub struct Config {
     pub identity_tenant: Option<String>,
     /// Where Google's ID-token keys are fetched (`GOOGLE_JWKS_URL`); tests serve their own.
     pub google_jwks_url: String,
-    /// The lease signing key (`LEASE_SIGNING_KEY`): a Cloud KMS key version name
-    /// (`projects/…/cryptoKeyVersions/N`, an `RSA_SIGN_PKCS1_*_SHA256` key) or a PKCS#8 PEM
-    /// Ed25519 key file, created on first run when it is the default path under `DATA_DIR`.
-    pub lease_signing_key: PathBuf,
-    /// Keys rotated out whose leases may still be in use (`LEASE_RETIRED_KEYS`, comma-separated,
-    /// of the same kind as `LEASE_SIGNING_KEY`: KMS key version names or PEM files): still
-    /// accepted and published in the JWKS, never used to sign.
-    pub lease_retired_keys: Vec<PathBuf>,
+    /// The lease signing key (`LEASE_SIGNING_KEY`: a Cloud KMS key version name or a PKCS#8 PEM
+    /// Ed25519 key file, generated on first run at the default path under `DATA_DIR`) and the
+    /// keys of the same kind rotated out (`LEASE_RETIRED_KEYS`, comma-separated).
+    pub lease_signing_key: LeaseSigningKey,
     /// The public keys admin publishes and heartbeat and release verify leases with
-    /// (`LEASE_PUBLIC_KEYS`), so they need no private key: comma-separated KMS key version names
-    /// (fetched at start-up) or a JWKS file. When set with a KMS `LEASE_SIGNING_KEY`, it must list
-    /// that version: a key is published before it signs.
-    pub lease_public_keys: Option<PathBuf>,
+    /// (`LEASE_PUBLIC_KEYS`: comma-separated KMS key version names, or a JWKS file), so those
+    /// services hold no private key. With a KMS `LEASE_SIGNING_KEY` it must list that version.
+    pub lease_public_keys: Option<LeasePublicKeys>,
+    /// Where Cloud KMS and the metadata server answer (`CLOUD_KMS_ENDPOINT`, `GCE_METADATA_HOST`;
+    /// Google's own by default, local fakes in tests).
+    pub kms: KmsEndpoints,
     /// `iss` of lease tokens (`LEASE_ISSUER`).
     pub lease_issuer: String,
     /// How long a seat lives without a heartbeat (`SEAT_TTL_SECONDS`, default 360).
@@ -156,22 +195,12 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&lookup);
         let data_dir = PathBuf::from(vars.string("DATA_DIR").unwrap_or_else(|| "data".into()));
-        let database_url = vars.string("DATABASE_URL").unwrap_or_else(|| {
+        let database = Database::parse(vars.string("DATABASE_URL").unwrap_or_else(|| {
             format!(
                 "sqlite://{}?mode=rwc",
                 data_dir.join("coditect.db").display()
             )
-        });
-        if !(database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://")
-            || database_url.starts_with("sqlite:"))
-        {
-            return Err(ConfigError::Malformed {
-                name: "DATABASE_URL",
-                value: "[redacted]".into(),
-                reason: "expected a postgres:// or sqlite:// URL".into(),
-            });
-        }
+        }))?;
         let redis_url = vars.string("REDIS_URL");
         if let Some(url) = &redis_url
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))
@@ -195,14 +224,11 @@ impl Config {
                 ),
             });
         }
-        let lease_signing_key = vars
-            .string("LEASE_SIGNING_KEY")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| data_dir.join("lease-signing-key.pem"));
+        let (lease_signing_key, lease_public_keys) = leases::lease_keys(&vars, &data_dir)?;
         Ok(Self {
             port: vars.parsed("PORT", 8080)?,
             database_max_connections: vars.parsed("DATABASE_MAX_CONNECTIONS", 5)?,
-            database_url: Secret::new(database_url),
+            database,
             redis_url: redis_url.map(Secret::new),
             redis_ca_cert,
             redis_key_prefix: vars.string("REDIS_KEY_PREFIX").unwrap_or_default(),
@@ -215,17 +241,18 @@ impl Config {
                 .string("GOOGLE_JWKS_URL")
                 .unwrap_or_else(|| GOOGLE_JWKS_URL.into()),
             lease_signing_key,
-            lease_retired_keys: vars
-                .string("LEASE_RETIRED_KEYS")
-                .map(|list| {
-                    list.split(',')
-                        .map(str::trim)
-                        .filter(|p| !p.is_empty())
-                        .map(PathBuf::from)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            lease_public_keys: vars.string("LEASE_PUBLIC_KEYS").map(PathBuf::from),
+            lease_public_keys,
+            kms: KmsEndpoints {
+                kms_api: vars.string("CLOUD_KMS_ENDPOINT").map_or_else(
+                    || KMS_API.into(),
+                    |url| url.trim_end_matches('/').to_owned(),
+                ),
+                // Google's client libraries read the same variable: a host[:port], no scheme.
+                metadata: vars.string("GCE_METADATA_HOST").map_or_else(
+                    || KmsEndpoints::google().metadata,
+                    |host| format!("http://{}", host.trim()),
+                ),
+            },
             lease_issuer: vars
                 .string("LEASE_ISSUER")
                 .unwrap_or_else(|| "coditect-licensing".into()),
@@ -313,6 +340,19 @@ impl Vars<'_> {
         (self.0)(name).filter(|v| !v.trim().is_empty())
     }
 
+    /// A comma-separated list, its entries trimmed, empty entries dropped.
+    fn list(&self, name: &str) -> Vec<String> {
+        self.string(name)
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|entry| !entry.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn parsed<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
     where
         T: std::str::FromStr,
@@ -349,127 +389,4 @@ impl Vars<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        })
-    }
-
-    #[test]
-    fn no_variables_select_the_embedded_defaults() {
-        let config = config(&[]).expect("defaults parse");
-        assert_eq!(config.port, 8080);
-        assert!(config.database_url.expose().starts_with("sqlite://data/"));
-        assert!(config.redis_url.is_none());
-        assert_eq!(config.project_id, DEFAULT_PROJECT);
-        assert!(config.identity_emulated());
-        assert_eq!(config.seat_ttl, Duration::from_secs(360));
-        assert_eq!(config.heartbeat_interval, Duration::from_secs(120));
-    }
-
-    #[test]
-    fn a_malformed_number_names_its_variable() {
-        let err = config(&[("SEAT_TTL_SECONDS", "six minutes")]).expect_err("must fail");
-        assert!(err.to_string().contains("SEAT_TTL_SECONDS"), "{err}");
-    }
-
-    #[test]
-    fn a_heartbeat_interval_at_or_above_the_ttl_is_refused() {
-        let err = config(&[
-            ("SEAT_TTL_SECONDS", "60"),
-            ("HEARTBEAT_INTERVAL_SECONDS", "60"),
-        ])
-        .expect_err("must fail");
-        assert!(
-            err.to_string().contains("HEARTBEAT_INTERVAL_SECONDS"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn a_database_url_of_another_kind_is_refused_without_echoing_it() {
-        let err = config(&[("DATABASE_URL", "mysql://root:hunter2@db/x")]).expect_err("must fail");
-        assert!(err.to_string().contains("DATABASE_URL"));
-        assert!(!err.to_string().contains("hunter2"));
-    }
-
-    #[test]
-    fn secrets_do_not_print() {
-        let config = config(&[("REDIS_URL", "redis://:hunter2@host:6379")]).expect("parses");
-        assert!(!format!("{config:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn connection_limits_default_and_refuse_zero() {
-        let defaults = config(&[]).expect("defaults parse");
-        assert_eq!(defaults.header_read_timeout, Duration::from_secs(10));
-        assert_eq!(defaults.keep_alive_timeout, Duration::from_secs(75));
-        assert_eq!(defaults.max_connections, 10_000);
-        assert_eq!(defaults.bind_address, None);
-        for name in [
-            "HEADER_READ_TIMEOUT_SECONDS",
-            "KEEP_ALIVE_TIMEOUT_SECONDS",
-            "MAX_CONNECTIONS",
-        ] {
-            let err = config(&[(name, "0")]).expect_err("0 is refused");
-            assert!(err.to_string().contains(name), "{err}");
-        }
-    }
-
-    #[test]
-    fn a_bind_address_must_be_an_ip_address() {
-        let set = config(&[("BIND_ADDRESS", "::1")]).expect("parses");
-        assert_eq!(set.bind_address, Some("::1".parse().expect("an address")));
-        let err = config(&[("BIND_ADDRESS", "localhost")]).expect_err("a name is refused");
-        assert!(err.to_string().contains("BIND_ADDRESS"), "{err}");
-    }
-
-    #[test]
-    fn a_redis_ca_is_read_as_a_path_with_a_tls_url() {
-        let config = config(&[
-            ("REDIS_URL", "rediss://:auth@10.0.0.3:6378"),
-            ("REDIS_CA_CERT", "/etc/redis-ca/ca.pem"),
-        ])
-        .expect("parses");
-        assert_eq!(
-            config.redis_ca_cert,
-            Some(PathBuf::from("/etc/redis-ca/ca.pem"))
-        );
-    }
-
-    #[test]
-    fn a_redis_ca_with_a_plain_redis_url_names_both_variables() {
-        let err = config(&[
-            ("REDIS_URL", "redis://10.0.0.3:6379"),
-            ("REDIS_CA_CERT", "/etc/redis-ca/ca.pem"),
-        ])
-        .expect_err("must fail");
-        let message = err.to_string();
-        assert!(message.contains("REDIS_CA_CERT"), "{message}");
-        assert!(message.contains("REDIS_URL"), "{message}");
-        let err = config(&[("REDIS_CA_CERT", "/etc/redis-ca/ca.pem")]).expect_err("must fail");
-        assert!(err.to_string().contains("REDIS_CA_CERT"), "{err}");
-    }
-
-    #[test]
-    fn pem_content_in_place_of_the_redis_ca_path_is_refused() {
-        let err = config(&[
-            ("REDIS_URL", "rediss://10.0.0.3:6378"),
-            ("REDIS_CA_CERT", "-----BEGIN CERTIFICATE-----\nMIIB\n"),
-        ])
-        .expect_err("must fail");
-        assert!(err.to_string().contains("REDIS_CA_CERT"), "{err}");
-        assert!(!err.to_string().contains("MIIB"), "{err}");
-    }
-
-    #[test]
-    fn a_real_project_is_not_emulated_unless_the_emulator_is_named() {
-        let config = config(&[("GOOGLE_CLOUD_PROJECT", "coditect-prod")]).expect("parses");
-        assert!(!config.identity_emulated());
-    }
-}
+mod tests;

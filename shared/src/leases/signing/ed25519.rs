@@ -1,6 +1,5 @@
-//! Signing leases. [`LeaseSigner`] is what acquire depends on; [`Ed25519Signer`] signs with an
-//! Ed25519 key kept in a PKCS#8 PEM file: generated into `DATA_DIR` on the first run of the embedded
-//! default, or mounted from Secret Manager in a deployment.
+//! The Ed25519 key-file signer of the embedded default (and of deployments that mount a key file
+//! instead of using Cloud KMS).
 
 use std::path::Path;
 
@@ -13,20 +12,10 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, Header};
-use sha2::{Digest, Sha256};
 
-use super::LeaseClaims;
-use super::verify::LeaseVerifier;
-
-/// Signs leases and publishes the keys that verify them.
-#[async_trait]
-pub trait LeaseSigner: Send + Sync + 'static {
-    /// A compact JWS of `claims`, signed with the current key.
-    async fn sign(&self, claims: &LeaseClaims) -> anyhow::Result<String>;
-
-    /// Every public key still accepted: the current one and those retired but not yet unused.
-    fn jwks(&self) -> JwkSet;
-}
+use super::{LeaseSigner, with_thumbprint_kid};
+use crate::leases::LeaseClaims;
+use crate::leases::verifying::LeaseVerifier;
 
 /// A signer holding an Ed25519 private key in memory.
 pub struct Ed25519Signer {
@@ -129,15 +118,12 @@ impl LeaseSigner for Ed25519Signer {
 }
 
 /// The JWK of an Ed25519 public key, `kid` its RFC 7638 thumbprint.
-fn public_jwk(key: &VerifyingKey) -> anyhow::Result<Jwk> {
-    let x = URL_SAFE_NO_PAD.encode(key.as_bytes());
-    // RFC 7638: the required members, lexicographic order, no white space.
-    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
-    let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
+pub(crate) fn public_jwk(key: &VerifyingKey) -> anyhow::Result<Jwk> {
     let jwk = serde_json::json!({
-        "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig",
+        "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(key.as_bytes()),
+        "alg": "EdDSA", "use": "sig",
     });
-    serde_json::from_value(jwk).context("building the lease JWK")
+    with_thumbprint_kid(serde_json::from_value(jwk).context("building the lease JWK")?)
 }
 
 /// Generates a key into `path`, creating its directory; refuses to overwrite a file that appeared
@@ -176,7 +162,7 @@ mod tests {
 
     use super::*;
     use crate::leases::fixtures::signer;
-    use crate::leases::verify::LeaseError;
+    use crate::leases::verifying::LeaseError;
 
     fn claims(exp_in: i64) -> LeaseClaims {
         crate::leases::fixtures::claims("session", exp_in)
@@ -284,6 +270,20 @@ mod tests {
         let verifier = new.verifier("coditect-licensing").expect("verifier");
         assert!(verifier.verify(&old_lease).is_ok());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// RFC 8037 appendix A.3: the thumbprint of the appendix A.2 public key.
+    #[test]
+    fn the_kid_is_the_rfc_7638_thumbprint() {
+        let x = URL_SAFE_NO_PAD
+            .decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+            .expect("base64url");
+        let key = VerifyingKey::from_bytes(&x.try_into().expect("32 bytes")).expect("a key");
+        let jwk = public_jwk(&key).expect("a JWK");
+        assert_eq!(
+            jwk.common.key_id.as_deref(),
+            Some("kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k")
+        );
     }
 
     #[test]
