@@ -54,6 +54,7 @@ pub async fn build(config: Arc<Config>) -> anyhow::Result<Local> {
         }))
         .merge(stripe_webhook::routes(stripe_webhook::WebhookState {
             store: store.clone(),
+            config: config.clone(),
         }))
         .merge(admin::routes(admin::AdminState {
             store: store.clone(),
