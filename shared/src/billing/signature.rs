@@ -109,7 +109,7 @@ fn keyed(secret: &Secret, timestamp: i64, body: &[u8]) -> Option<Hmac<Sha256>> {
 
 /// Lower- or upper-case hex into bytes; `None` when it is not hex.
 fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
