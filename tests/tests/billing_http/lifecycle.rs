@@ -2,14 +2,16 @@
 //! and suspension it means for acquire.
 
 use chrono::Utc;
-use integration_tests::api::{acquire, machine};
+use integration_tests::api::{acquire, heartbeat, machine};
 use integration_tests::server::{Backends, TestServer};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use reqwest::StatusCode;
 use serde_json::Value;
-use shared::api::{LicenseStatus, ProblemCode, Tier, WebhookOutcome, WebhookResponse};
+use shared::api::{
+    AcquireResponse, LicenseStatus, ProblemCode, Tier, WebhookOutcome, WebhookResponse,
+};
 use shared::domain::License;
 use uuid::Uuid;
 
@@ -17,7 +19,7 @@ use crate::{billing_vars, deliver, invoice_event, org, subscription_event};
 
 integration_tests::on_both_backends!(
     a_subscription_life_in_order_and_shuffled_with_duplicates_ends_in_the_same_license,
-    a_tenant_at_ten_seats_gets_its_tenth_seat_and_not_an_eleventh,
+    a_tenant_at_ten_seats_gets_its_tenth_seat_not_an_eleventh_and_lowering_evicts_nobody,
     an_unpaid_subscription_is_suspended_after_the_grace_and_restored_by_a_payment,
 );
 
@@ -167,7 +169,9 @@ async fn a_subscription_life_in_order_and_shuffled_with_duplicates_ends_in_the_s
     }
 }
 
-async fn a_tenant_at_ten_seats_gets_its_tenth_seat_and_not_an_eleventh(backends: Backends) {
+async fn a_tenant_at_ten_seats_gets_its_tenth_seat_not_an_eleventh_and_lowering_evicts_nobody(
+    backends: Backends,
+) {
     // Arrange
     let Some(server) = TestServer::start(backends, &billing_vars(&[])).await else {
         return;
@@ -181,7 +185,7 @@ async fn a_tenant_at_ten_seats_gets_its_tenth_seat_and_not_an_eleventh(backends:
     outcome(&deliver(&server, ten).await);
 
     // Act
-    let mut granted = 0;
+    let mut leases = Vec::new();
     for n in 0..10 {
         let reply = acquire(&server.url, &owner, &machine(n), &format!("host-{n}")).await;
         assert_eq!(
@@ -191,12 +195,12 @@ async fn a_tenant_at_ten_seats_gets_its_tenth_seat_and_not_an_eleventh(backends:
             n + 1,
             reply.text
         );
-        granted += 1;
+        leases.push(reply.json::<AcquireResponse>().lease);
     }
     let eleventh = acquire(&server.url, &owner, &machine(10), "host-10").await;
 
     // Assert
-    assert_eq!(granted, 10);
+    assert_eq!(leases.len(), 10);
     assert_eq!(
         (eleventh.status, eleventh.code()),
         (StatusCode::CONFLICT, Some(ProblemCode::SeatsExhausted)),
@@ -204,6 +208,39 @@ async fn a_tenant_at_ten_seats_gets_its_tenth_seat_and_not_an_eleventh(backends:
         eleventh.text
     );
     assert_eq!(eleventh.problem().max_seats, Some(10));
+
+    // Lowering the seats to 5 evicts nobody: all ten keep heartbeating, and no new seat is given
+    // while the pool is above the new count.
+    let five = subscription_event(
+        &format!("evt_lowered_{}", tenant.simple()),
+        "customer.subscription.updated",
+        now + 1,
+        tenant,
+        "active",
+        5,
+    );
+    assert_eq!(
+        outcome(&deliver(&server, &five).await),
+        WebhookOutcome::Changed
+    );
+    for (n, lease) in leases.iter().enumerate() {
+        let reply = heartbeat(&server.url, lease).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "seat {} after lowering: {}",
+            n + 1,
+            reply.text
+        );
+    }
+    let newcomer = acquire(&server.url, &owner, &machine(11), "host-11").await;
+    assert_eq!(
+        (newcomer.status, newcomer.code()),
+        (StatusCode::CONFLICT, Some(ProblemCode::SeatsExhausted)),
+        "{}",
+        newcomer.text
+    );
+    assert_eq!(newcomer.problem().max_seats, Some(5));
 }
 
 async fn an_unpaid_subscription_is_suspended_after_the_grace_and_restored_by_a_payment(
