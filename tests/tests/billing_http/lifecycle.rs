@@ -166,6 +166,23 @@ async fn a_subscription_life_in_order_and_shuffled_with_duplicates_ends_in_the_s
             changed,
             "seed {seed}: one audit event per real change"
         );
+
+        // The same life before its deletion, shuffled: the newest state (10 seats, paid) wins,
+        // not the last delivered.
+        let (_, living) = org(&server, "living.test").await;
+        let mut deliveries: Vec<Value> = life(living, now).into_iter().take(5).collect();
+        deliveries.extend(life(living, now).into_iter().take(5).step_by(2));
+        deliveries.shuffle(&mut StdRng::seed_from_u64(seed));
+        for event in &deliveries {
+            outcome(&deliver(&server, event).await);
+        }
+        let end = license(&server, living).await;
+        assert_eq!(
+            (end.tier, end.max_seats, end.status, end.grace_until),
+            (Tier::Pro, 10, LicenseStatus::Active, None),
+            "seed {seed}: {:?}",
+            deliveries.iter().map(|e| &e["id"]).collect::<Vec<_>>()
+        );
     }
 }
 
