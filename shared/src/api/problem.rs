@@ -33,8 +33,8 @@ pub enum ProblemCode {
     /// A Stripe webhook delivery's `Stripe-Signature` is missing, malformed, stale or does not
     /// match a configured secret (400); nothing was changed.
     InvalidSignature,
-    /// Billing (Checkout, the Billing Portal or the webhook) is not configured on this server:
-    /// the detail names the missing variable (503).
+    /// Checkout or the Billing Portal is not configured on this server: the detail names the
+    /// missing variable (503).
     BillingNotConfigured,
     /// No such path or resource, also any other tenant's resource (404).
     NotFound,

@@ -202,7 +202,7 @@ async fn a_delivery_while_the_database_is_down_answers_503_so_stripe_retries() {
 }
 
 #[tokio::test]
-async fn a_delivery_without_a_configured_secret_answers_503_billing_not_configured() {
+async fn without_a_configured_secret_every_delivery_is_refused() {
     // Arrange
     let server = TestServer::embedded(&[]).await;
     let event =
@@ -220,10 +220,7 @@ async fn a_delivery_without_a_configured_secret_answers_503_billing_not_configur
     // Assert
     assert_eq!(
         (reply.status, reply.code()),
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(ProblemCode::BillingNotConfigured)
-        ),
+        (StatusCode::BAD_REQUEST, Some(ProblemCode::InvalidSignature)),
         "{}",
         reply.text
     );

@@ -368,9 +368,9 @@ operation! {
     params(("Stripe-Signature" = String, Header, description = "`t=<unix time>,v1=<hex HMAC-SHA256>[,v1=…]`, as Stripe sends it.")),
     responses(
         (status = 200, description = "Processed: `outcome` says what it did (`changed`, `unchanged`, `stale`, `duplicate`, `unmatched`, `ignored`).", body = WebhookResponse),
-        (status = 400, description = "`invalid_signature`: `Stripe-Signature` is missing, malformed, too old or matches no secret; nothing changed. `validation_failed`: signed, but not a Stripe event.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_signature`: `Stripe-Signature` is missing, malformed, too old or matches no secret (none does while `STRIPE_WEBHOOK_SECRET` is unset); nothing changed. `validation_failed`: signed, but not a Stripe event.", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`: above 1 MiB.", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`: the database does not answer, or `billing_not_configured`: no `STRIPE_WEBHOOK_SECRET`; Stripe retries. `timeout`: the request ran too long.",
+        (status = 503, description = "`unavailable`: the database does not answer; Stripe retries. `timeout`: the request ran too long.",
             body = ProblemDetails, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
     )
