@@ -70,6 +70,9 @@ pub struct License {
     /// Stripe's subscription that sets the plan.
     #[serde(skip)]
     pub stripe_subscription_id: Option<String>,
+    /// A payment failed: seats are granted until then, and the license counts as suspended after
+    /// (billing's grace, `BILLING_GRACE_DAYS`).
+    pub grace_until: Option<DateTime<Utc>>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
 }
@@ -78,6 +81,12 @@ impl License {
     /// Whether the license is past its expiry at `now`.
     pub fn expired_at(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// Whether an unpaid subscription's grace has run out at `now`: the license grants no seat
+    /// until Stripe reports a payment.
+    pub fn grace_over_at(&self, now: DateTime<Utc>) -> bool {
+        self.grace_until.is_some_and(|at| at <= now)
     }
 }
 
@@ -200,6 +209,7 @@ impl From<&License> for api::LicenseView {
             features: license.features.0.clone(),
             status: license.status,
             expires_at: license.expires_at,
+            grace_until: license.grace_until,
             updated_at: license.updated_at,
         }
     }

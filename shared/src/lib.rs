@@ -18,12 +18,16 @@
 //! - [`seats`]: the live seats (`SeatStore` trait) on Redis and in-process.
 //! - [`leases`]: signing and verifying the lease token a client holds while it runs.
 //! - [`identity`]: verifying Identity Platform ID tokens (and the emulator's) into a caller.
+//! - [`billing`]: Stripe: webhook signatures, what events mean, the order-safe billing state,
+//!   Checkout and the Billing Portal.
 //! - [`backends`]: the one wiring: configuration into connected stores, signers and verifiers,
 //!   from which every function builds its state.
 
 pub mod api;
 #[cfg(feature = "server")]
 pub mod backends;
+#[cfg(feature = "server")]
+pub mod billing;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]

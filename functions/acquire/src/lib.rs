@@ -153,6 +153,12 @@ fn license_refusal(license: &License, now: DateTime<Utc>) -> Option<Problem> {
             ProblemCode::LicenseSuspended,
             "Your organisation's license is suspended; ask an owner to check billing.",
         )),
+        LicenseStatus::Active if license.grace_over_at(now) => Some(Problem::new(
+            forbidden,
+            ProblemCode::LicenseSuspended,
+            "Your organisation's subscription is unpaid and its grace has ended; ask an owner to \
+             update the payment method in the billing portal.",
+        )),
         LicenseStatus::Canceled => Some(Problem::new(
             forbidden,
             ProblemCode::LicenseCanceled,

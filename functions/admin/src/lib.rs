@@ -4,6 +4,8 @@
 //! - `/api/v1/tenants/{tenant_id}/members[/{user_id}]` ([`members`]);
 //! - `/api/v1/tenants/{tenant_id}/invitations[/{invitation_id}]` ([`invitations`]);
 //! - `/api/v1/tenants/{tenant_id}/license`, `…/sessions[/{session_id}]`, `…/audit` ([`license`]);
+//! - `POST /api/v1/tenants/{tenant_id}/billing/checkout` and `…/billing/portal`: Stripe Checkout
+//!   and the Billing Portal for owners and admins ([`billing`]);
 //! - `GET /.well-known/jwks.json`: the public keys that verify leases.
 //!
 //! Every tenant resource is reached through [`access::member_of`], which answers `not_found` (never
@@ -12,6 +14,7 @@
 
 mod access;
 mod account;
+mod billing;
 mod invitations;
 mod license;
 mod members;
@@ -84,6 +87,11 @@ pub fn routes(state: AdminState) -> Router {
             delete(license::end_session),
         )
         .route(&format!("{tenant}/audit"), get(license::audit))
+        .route(
+            &format!("{tenant}/billing/checkout"),
+            post(billing::checkout),
+        )
+        .route(&format!("{tenant}/billing/portal"), post(billing::portal))
         .route("/.well-known/jwks.json", get(jwks))
         .with_state(state)
 }

@@ -1,5 +1,5 @@
-//! The stripe-webhook service (health and readiness only, until billing is built). Needs
-//! `DATABASE_URL`; `cargo run -p stripe-webhook`.
+//! The stripe-webhook service: `POST /api/v1/stripe/webhook`. Needs `DATABASE_URL` and
+//! `STRIPE_WEBHOOK_SECRET`; `cargo run -p stripe-webhook`.
 
 use std::sync::Arc;
 

@@ -13,7 +13,7 @@ macro_rules! text_enum {
         // The spelling is the variant's name in upper case; `rename_all` rather than a `rename`
         // per variant because utoipa does not read a literal passed through `macro_rules!` (the
         // unit test below holds `$text` and serde's spelling together).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
         #[serde(rename_all = "UPPERCASE")]
         pub enum $name {
             $($(#[$vmeta])* $variant),+
@@ -191,6 +191,10 @@ pub struct LicenseView {
     pub status: LicenseStatus,
     /// When it stops granting seats; absent for never.
     pub expires_at: Option<DateTime<Utc>>,
+    /// A payment failed: the plan grants seats until then, and is suspended after unless paid
+    /// (`BILLING_GRACE_DAYS` after the failure); absent when billing is in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_until: Option<DateTime<Utc>>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
 }

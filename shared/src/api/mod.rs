@@ -10,6 +10,7 @@
 //! # Layout
 //!
 //! - [`problem`]: [`ProblemDetails`] (RFC 9457) and [`ProblemCode`].
+//! - [`billing`]: the Stripe webhook's answer, Checkout and the Billing Portal.
 //! - [`seats`]: acquire, heartbeat and the license summary a grant carries.
 //! - [`accounts`]: registration, `me`, and the tenant, member and license views.
 //! - [`tenants`]: members, invitations, sessions and the audit trail of one tenant.
@@ -17,6 +18,7 @@
 //! - [`openapi`] (server only): the OpenAPI 3.1 document.
 
 pub mod accounts;
+pub mod billing;
 #[cfg(feature = "server")]
 pub mod openapi;
 pub mod problem;
@@ -28,6 +30,7 @@ pub use accounts::{
     LicenseStatus, LicenseView, MeResponse, MemberView, RegisterRequest, RegisterResponse, Role,
     TenantView, Tier,
 };
+pub use billing::{BillingSessionResponse, CheckoutRequest, WebhookOutcome, WebhookResponse};
 pub use problem::{ProblemCode, ProblemDetails, SeatHolder};
 pub use seats::{AcquireRequest, AcquireResponse, HeartbeatResponse, LicenseSummary};
 pub use service::{HealthResponse, HealthStatus};

@@ -30,6 +30,12 @@ pub enum ProblemCode {
     SessionNotFound,
     /// The caller's role may not do this (403).
     Forbidden,
+    /// A Stripe webhook delivery's `Stripe-Signature` is missing, malformed, stale or does not
+    /// match a configured secret (400); nothing was changed.
+    InvalidSignature,
+    /// Checkout or the Billing Portal is not configured on this server: the detail names the
+    /// missing variable (503).
+    BillingNotConfigured,
     /// No such path or resource, also any other tenant's resource (404).
     NotFound,
     /// The change conflicts with the current state: a duplicate, the last owner (409).
@@ -65,6 +71,8 @@ impl ProblemCode {
             Self::SeatsExhausted => "seats_exhausted",
             Self::SessionNotFound => "session_not_found",
             Self::Forbidden => "forbidden",
+            Self::InvalidSignature => "invalid_signature",
+            Self::BillingNotConfigured => "billing_not_configured",
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
             Self::ValidationFailed => "validation_failed",

@@ -183,6 +183,8 @@ pub struct Config {
     /// Connections served at once (`MAX_CONNECTIONS`, default 10 000; lowered to fit the open-file
     /// limit); more wait in the listen backlog.
     pub max_connections: usize,
+    /// Stripe: webhook secrets, the price table, the grace, the API (`crate::billing::config`).
+    pub billing: crate::billing::BillingConfig,
 }
 
 impl Config {
@@ -290,6 +292,7 @@ impl Config {
                 n => n,
             },
             data_dir,
+            billing: crate::billing::BillingConfig::from_lookup(&lookup)?,
         })
     }
 

@@ -8,7 +8,7 @@
 //! tenant's rows.
 //!
 //! Layout: `mod.rs` the trait and its types; `sql/` the queries (`tenants.rs`, `membership.rs`,
-//! `events.rs`); `postgres.rs` and `sqlite.rs` open a pool, say how a writing transaction begins
+//! `events.rs`, `billing.rs`); `postgres.rs` and `sqlite.rs` open a pool, say how a writing transaction begins
 //! on their database, and hand each [`Store`] method to the queries.
 //!
 //! # Adding a method
@@ -38,6 +38,8 @@ use uuid::Uuid;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+use crate::api::WebhookOutcome;
+use crate::billing::BillingEvent;
 use crate::domain::{
     AuditEvent, Invitation, License, LicenseStatus, NewAuditEvent, Role, Tenant, Tier, User,
 };
@@ -224,6 +226,17 @@ pub trait Store: Send + Sync + 'static {
         kind: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+
+    /// Applies a verified Stripe webhook event: records its id and applies its effect to the
+    /// license it names (by `metadata.tenant_id` / `client_reference_id`, else the Stripe customer)
+    /// in one transaction. A redelivery, also concurrent, is `Duplicate` and changes nothing; an
+    /// event older than what the license reflects is `Stale`; a change of the terms writes one
+    /// `billing.plan_changed` audit event naming the Stripe event.
+    async fn apply_billing_event(
+        &self,
+        event: &BillingEvent,
+        now: DateTime<Utc>,
+    ) -> StoreResult<WebhookOutcome>;
 
     /// Appends audit events in one transaction; events whose `dedupe_key` is already present are
     /// skipped. Returns how many were new.

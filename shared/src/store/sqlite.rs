@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 use super::sql::{Driver, RowsAffected, SqlRecords};
 use super::{LicensePlan, NewInvitation, Registered, Registration, Store, StoreResult};
+use crate::api::WebhookOutcome;
+use crate::billing::BillingEvent;
 use crate::domain::{AuditEvent, Invitation, License, NewAuditEvent, Role, Tenant, User};
 
 /// The SQLite migrations, applied automatically at start-up of the embedded default.
@@ -155,6 +157,14 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         self.sql.record_stripe_event(event_id, kind, now).await
+    }
+
+    async fn apply_billing_event(
+        &self,
+        event: &BillingEvent,
+        now: DateTime<Utc>,
+    ) -> StoreResult<WebhookOutcome> {
+        self.sql.apply_billing_event(event, now).await
     }
 
     async fn append_audit(&self, events: &[NewAuditEvent]) -> StoreResult<u64> {

@@ -46,6 +46,11 @@ module "platform" {
 
   log_level = "info"
 
+  stripe_price_tiers     = var.stripe_price_tiers
+  stripe_checkout_prices = var.stripe_checkout_prices
+  billing_grace_days     = var.billing_grace_days
+  billing_urls           = var.billing_urls
+
   google_client_id     = var.google_client_id
   google_client_secret = var.google_client_secret
   github_client_id     = var.github_client_id

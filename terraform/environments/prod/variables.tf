@@ -54,3 +54,31 @@ variable "github_client_secret" {
   default     = null
   sensitive   = true
 }
+
+variable "stripe_price_tiers" {
+  description = "STRIPE_PRICE_TIERS: the tier each Stripe price (id or lookup key) grants, e.g. { price_1Pro = \"PRO\" }."
+  type        = map(string)
+  default     = {}
+}
+
+variable "stripe_checkout_prices" {
+  description = "STRIPE_CHECKOUT_PRICES: the price id Checkout sells per tier; unset tiers use stripe_price_tiers' price ids."
+  type        = map(string)
+  default     = {}
+}
+
+variable "billing_grace_days" {
+  description = "BILLING_GRACE_DAYS: days an unpaid subscription keeps its plan."
+  type        = number
+  default     = 7
+}
+
+variable "billing_urls" {
+  description = "Checkout's success and cancel URLs and the Billing Portal's return URL (empty: the success URL)."
+  type = object({
+    checkout_success = string
+    checkout_cancel  = string
+    portal_return    = optional(string, "")
+  })
+  default = { checkout_success = "", checkout_cancel = "" }
+}

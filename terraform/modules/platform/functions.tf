@@ -19,6 +19,20 @@ locals {
     REDIS_CA_CERT              = "/etc/redis-ca/ca.pem"
   }
 
+  # Billing's variables; an empty one is left out (unset), as the services read an empty one.
+  price_tiers = join(",", [for price, tier in var.stripe_price_tiers : "${price}=${tier}"])
+  billing_webhook_env = { for k, v in {
+    STRIPE_PRICE_TIERS = local.price_tiers
+    BILLING_GRACE_DAYS = tostring(var.billing_grace_days)
+  } : k => v if v != "" }
+  billing_checkout_env = { for k, v in {
+    STRIPE_PRICE_TIERS          = local.price_tiers
+    STRIPE_CHECKOUT_PRICES      = join(",", [for tier, price in var.stripe_checkout_prices : "${tier}=${price}"])
+    STRIPE_CHECKOUT_SUCCESS_URL = var.billing_urls.checkout_success
+    STRIPE_CHECKOUT_CANCEL_URL  = var.billing_urls.checkout_cancel
+    STRIPE_PORTAL_RETURN_URL    = var.billing_urls.portal_return
+  } : k => v if v != "" }
+
   functions = {
     acquire = {
       description = "Grants a seat and signs its lease with the KMS key."
@@ -59,9 +73,9 @@ locals {
     "stripe-webhook" = {
       description = "Applies Stripe subscription events to plans and seat counts."
       public      = true
-      env = {
+      env = merge({
         DATABASE_MAX_CONNECTIONS = tostring(var.services["stripe-webhook"].db_pool)
-      }
+      }, local.billing_webhook_env)
       secret_env = {
         DATABASE_URL          = "database-url"
         REDIS_URL             = "redis-url"
@@ -73,10 +87,10 @@ locals {
     admin = {
       description = "Registration, tenants, members, invitations and the lease JWKS."
       public      = true
-      env = {
+      env = merge({
         DATABASE_MAX_CONNECTIONS = tostring(var.services["admin"].db_pool)
         LEASE_PUBLIC_KEYS        = local.lease_public_keys
-      }
+      }, local.billing_checkout_env)
       secret_env = {
         DATABASE_URL   = "database-url"
         REDIS_URL      = "redis-url"

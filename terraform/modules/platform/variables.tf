@@ -144,6 +144,46 @@ variable "offline_grace_seconds" {
   default     = 3600
 }
 
+variable "stripe_price_tiers" {
+  description = "STRIPE_PRICE_TIERS: the tier each Stripe price grants, keyed by price id (price_...) or lookup key, e.g. { price_1Pro = \"PRO\", team_monthly = \"TEAM\" }."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition     = alltrue([for tier in values(var.stripe_price_tiers) : contains(["PRO", "TEAM", "ENTERPRISE"], tier)])
+    error_message = "stripe_price_tiers values must be PRO, TEAM or ENTERPRISE."
+  }
+}
+
+variable "stripe_checkout_prices" {
+  description = "STRIPE_CHECKOUT_PRICES: the price id Checkout sells per tier, e.g. { TEAM = \"price_1Team\" }; unset tiers use the first price_... id of stripe_price_tiers."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition     = alltrue([for tier in keys(var.stripe_checkout_prices) : contains(["PRO", "TEAM", "ENTERPRISE"], tier)])
+    error_message = "stripe_checkout_prices keys must be PRO, TEAM or ENTERPRISE."
+  }
+}
+
+variable "billing_grace_days" {
+  description = "BILLING_GRACE_DAYS: how long an unpaid subscription keeps its plan before seats are refused."
+  type        = number
+  default     = 7
+  validation {
+    condition     = var.billing_grace_days >= 0 && floor(var.billing_grace_days) == var.billing_grace_days
+    error_message = "billing_grace_days must be a whole number of days, 0 or more."
+  }
+}
+
+variable "billing_urls" {
+  description = "Where Stripe sends buyers back: STRIPE_CHECKOUT_SUCCESS_URL, STRIPE_CHECKOUT_CANCEL_URL and STRIPE_PORTAL_RETURN_URL (empty: the success URL). Empty strings leave Checkout unconfigured."
+  type = object({
+    checkout_success = string
+    checkout_cancel  = string
+    portal_return    = optional(string, "")
+  })
+  default = { checkout_success = "", checkout_cancel = "" }
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of every function."
   type        = string

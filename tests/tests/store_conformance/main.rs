@@ -10,7 +10,8 @@
 //!
 //! Layout: this file holds the macro, the backend runners and the fixtures every concern uses; then
 //! one module per concern: `registration`, `invitations`, `membership` (members and roles),
-//! `licenses`, `isolation` (between tenants), `audit_and_stripe` and `availability`.
+//! `licenses`, `isolation` (between tenants), `audit_and_stripe`, `billing` (Stripe events applied
+//! to licenses) and `availability`.
 //!
 //! Run: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo nextest run -p integration-tests
 //! --test store_conformance`.
@@ -75,6 +76,7 @@ macro_rules! conformance {
 
 mod audit_and_stripe;
 mod availability;
+mod billing;
 mod invitations;
 mod isolation;
 mod licenses;

@@ -11,7 +11,7 @@
 
 mod paths;
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api;
@@ -44,6 +44,9 @@ use crate::api;
         paths::sessions,
         paths::end_session,
         paths::audit,
+        paths::billing_checkout,
+        paths::billing_portal,
+        paths::stripe_webhook,
         paths::jwks,
         paths::cleanup,
         paths::healthz,
@@ -63,6 +66,7 @@ use crate::api;
         (name = "seats", description = "Acquire, heartbeat and release: the seat a running CLI holds."),
         (name = "accounts", description = "Registration and the caller's own view."),
         (name = "tenants", description = "Members, invitations, the license, sessions and the audit trail of one organisation (owners and admins for most)."),
+        (name = "billing", description = "Stripe: the webhook that sets plans, and Checkout and the Billing Portal for owners and admins."),
         (name = "leases", description = "The public keys that verify leases offline."),
         (name = "tasks", description = "Scheduled work, invoked by Cloud Scheduler through Cloud Run IAM."),
         (name = "service", description = "Health, readiness and this document; every service answers them."),
@@ -70,7 +74,8 @@ use crate::api;
 )]
 struct ApiDoc;
 
-/// The bearer schemes: an Identity Platform ID token, a lease, Cloud Run IAM.
+/// The security schemes: an Identity Platform ID token, a lease, Cloud Run IAM (bearer), and
+/// Stripe's webhook signature.
 struct SecuritySchemes;
 
 impl Modify for SecuritySchemes {
@@ -106,6 +111,16 @@ impl Modify for SecuritySchemes {
                 "A Google-signed OIDC identity token of Cloud Scheduler's service account, checked \
                  by Cloud Run IAM before the request reaches the service (`roles/run.invoker`).",
             ),
+        );
+        components.add_security_scheme(
+            "stripe_signature",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Stripe-Signature",
+                "Stripe's webhook signature: `t=<unix time>,v1=<hex>`, HMAC-SHA256 of \
+                 `\"{t}.{raw body}\"` keyed by the endpoint secret (`STRIPE_WEBHOOK_SECRET`), \
+                 accepted within `STRIPE_WEBHOOK_TOLERANCE_SECONDS`. A refused signature answers \
+                 400 `invalid_signature`.",
+            ))),
         );
     }
 }

@@ -9,10 +9,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::{
-    AcquireRequest, AcquireResponse, AuditQuery, AuditResponse, HealthResponse, HeartbeatResponse,
-    InvitationRequest, InvitationResponse, InvitationsResponse, LicenseResponse, MeResponse,
-    MemberResponse, MembersResponse, ProblemDetails, RegisterRequest, RegisterResponse, RoleChange,
-    SessionsResponse,
+    AcquireRequest, AcquireResponse, AuditQuery, AuditResponse, BillingSessionResponse,
+    CheckoutRequest, HealthResponse, HeartbeatResponse, InvitationRequest, InvitationResponse,
+    InvitationsResponse, LicenseResponse, MeResponse, MemberResponse, MembersResponse,
+    ProblemDetails, RegisterRequest, RegisterResponse, RoleChange, SessionsResponse,
+    WebhookResponse,
 };
 use crate::seats::cleanup::CleanupReport;
 
@@ -311,6 +312,74 @@ operation! {
         (status = 422, description = "`validation_failed`: `limit` is not an integer.", body = ProblemDetails, content_type = "application/problem+json"),
     )
 }
+
+operation! {
+    /// Start a Stripe Checkout for a plan (owners and admins)
+    ///
+    /// Creates a Stripe Checkout Session in subscription mode for the tier's configured price and
+    /// the seat count, tied to this organisation (`client_reference_id` and the subscription's
+    /// `metadata.tenant_id`; the organisation's Stripe customer is reused when known). Send the
+    /// browser to the answered URL; the plan changes when Stripe reports the subscription to the
+    /// webhook.
+    billing_checkout: post "/api/v1/tenants/{tenant_id}/billing/checkout", tag = "billing", auth = "id_token",
+    params(("tenant_id" = uuid::Uuid, Path, description = "The organisation.")),
+    request_body(content = CheckoutRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The Checkout page's URL.", body = BillingSessionResponse),
+        (status = 400, description = "`malformed_json`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: members cannot buy.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: FREE, a seat count outside 1–10 000, or a tier this server has no Stripe price for.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 500, description = "`internal`: Stripe refused the request (a wrong key or price in the configuration).", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// Open the Stripe Billing Portal (owners and admins)
+    ///
+    /// A Billing Portal session for the organisation's Stripe customer: change the plan or the
+    /// seats, update the payment method, cancel.
+    billing_portal: post "/api/v1/tenants/{tenant_id}/billing/portal", tag = "billing", auth = "id_token",
+    params(("tenant_id" = uuid::Uuid, Path, description = "The organisation.")),
+    responses(
+        (status = 200, description = "The portal's URL.", body = BillingSessionResponse),
+        (status = 403, description = "`forbidden`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: the organisation has no Stripe customer yet; subscribe through checkout first.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 500, description = "`internal`: Stripe refused the request.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+/// Receive a Stripe webhook delivery
+///
+/// Stripe's endpoint: `Stripe-Signature` (HMAC-SHA256 of `"{t}.{raw body}"` under the endpoint
+/// secret, within 300 s) is verified over the raw body, then the event is applied once (by its id)
+/// and in Stripe's order (by its `created`), whatever order and however often it is delivered.
+/// Every verified event answers 200, also the ones that name no tenant or an unused type.
+#[utoipa::path(
+    post,
+    path = "/api/v1/stripe/webhook",
+    operation_id = "stripe_webhook",
+    tag = "billing",
+    security(("stripe_signature" = [])),
+    request_body(content = Object, content_type = "application/json", description = "A Stripe event (`id`, `type`, `created`, `data.object`), up to 1 MiB."),
+    params(("Stripe-Signature" = String, Header, description = "`t=<unix time>,v1=<hex HMAC-SHA256>[,v1=…]`, as Stripe sends it.")),
+    responses(
+        (status = 200, description = "Processed: `outcome` says what it did (`changed`, `unchanged`, `stale`, `duplicate`, `unmatched`, `ignored`).", body = WebhookResponse),
+        (status = 400, description = "`invalid_signature`: `Stripe-Signature` is missing, malformed, too old or matches no secret (none does while `STRIPE_WEBHOOK_SECRET` is unset); nothing changed. `validation_failed`: signed, but not a Stripe event.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`: above 1 MiB.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: the database does not answer; Stripe retries. `timeout`: the request ran too long.",
+            body = ProblemDetails, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
+    )
+)]
+#[expect(
+    dead_code,
+    reason = "a declaration for the OpenAPI document; the handler is in its function crate"
+)]
+fn stripe_webhook() {}
 
 operation! {
     /// The lease public keys

@@ -8,7 +8,8 @@
 //!
 //! - [`tenants`]: sign-in and registration, the tenant and its license;
 //! - [`membership`]: members, roles and invitations;
-//! - [`events`]: Stripe event ids and the audit trail.
+//! - [`events`]: Stripe event ids and the audit trail;
+//! - [`billing`]: Stripe webhook events applied to a license, once and in Stripe's order.
 //!
 //! Membership changes first `UPDATE` the tenant row ([`SqlRecords::lock_membership`]): on
 //! PostgreSQL that locks the row until commit, on SQLite it takes the write lock, so "never leave
@@ -27,6 +28,7 @@
 //! type, at the query that needs it. Nullable text is bound as `Option<String>` (by reference),
 //! because sqlx encodes an `Option<&str>` only for `'static` text.
 
+mod billing;
 mod events;
 mod membership;
 mod tenants;
