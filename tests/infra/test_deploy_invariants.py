@@ -420,7 +420,8 @@ def test_least_privilege_follows_the_function_table():
         assert "REDIS_URL" in secret_env, f"{fn}: every function reaches Redis"
         assert ("LEASE_SIGNING_KEY" in env) == (fn == "acquire"), f"{fn}: only acquire gets LEASE_SIGNING_KEY"
         assert ("STRIPE_WEBHOOK_SECRET" in secret_env) == (fn == "stripe-webhook")
-        assert ("STRIPE_API_KEY" in secret_env) == (fn in ("stripe-webhook", "admin"))
+        # Only admin calls the Stripe API (Checkout, Billing Portal); the webhook only verifies.
+        assert ("STRIPE_API_KEY" in secret_env) == (fn == "admin"), f"{fn}: STRIPE_API_KEY iff admin"
     for fn in ("heartbeat", "release"):
         assert set(table[fn]["secret_env"]) == {"REDIS_URL"}, f"{fn} touches Redis only"
     for fn in ("acquire", "stripe-webhook", "admin", "cleanup"):

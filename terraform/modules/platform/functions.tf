@@ -80,7 +80,6 @@ locals {
         DATABASE_URL          = "database-url"
         REDIS_URL             = "redis-url"
         STRIPE_WEBHOOK_SECRET = "stripe-webhook-secret"
-        STRIPE_API_KEY        = "stripe-api-key"
       }
     }
 
