@@ -13,12 +13,10 @@ use axum::routing::post;
 use shared::backends::Backends;
 use shared::config::Config;
 use shared::error::{ApiError, ApiResult};
-use shared::seats::SeatError;
 use shared::seats::SeatStore;
-use shared::seats::cleanup::{self, CleanupReport};
+use shared::seats::cleanup::{self, CleanupError, CleanupReport};
 use shared::serving::{Json, Readiness, service_router};
 use shared::store::Store;
-use shared::store::StoreError;
 
 /// What cleanup needs.
 #[derive(Clone)]
@@ -73,12 +71,10 @@ async fn run(State(state): State<CleanupState>) -> ApiResult<Json<CleanupReport>
 }
 
 /// A backend that does not answer is a 503 (Cloud Scheduler retries), anything else a 500.
-fn unavailable_or_internal(err: anyhow::Error) -> ApiError {
-    let unavailable = matches!(err.downcast_ref(), Some(SeatError::Unavailable(_)))
-        || matches!(err.downcast_ref(), Some(StoreError::Unavailable(_)));
-    if unavailable {
+fn unavailable_or_internal(err: CleanupError) -> ApiError {
+    if err.is_unavailable() {
         ApiError::Unavailable(format!("cleanup: {err:#}"))
     } else {
-        ApiError::Internal(err)
+        ApiError::Internal(err.into())
     }
 }

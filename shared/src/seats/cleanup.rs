@@ -11,9 +11,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{SeatEvent, SeatEventKind, SeatStore};
+use super::{SeatError, SeatEvent, SeatEventKind, SeatStore};
 use crate::domain::NewAuditEvent;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Events drained per store round trip.
 const BATCH: usize = 500;
@@ -29,8 +29,30 @@ pub struct CleanupReport {
     pub audited: u64,
 }
 
+/// Why a cleanup run stopped; everything done before it stays done (the run is idempotent).
+#[derive(Debug, thiserror::Error)]
+pub enum CleanupError {
+    /// The seat store failed.
+    #[error("seat store: {0}")]
+    Seats(#[from] SeatError),
+    /// The records store failed.
+    #[error("records: {0}")]
+    Records(#[from] StoreError),
+}
+
+impl CleanupError {
+    /// Whether a backend did not answer (worth retrying: Cloud Scheduler's next call will), as
+    /// opposed to a fault of its own.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Seats(SeatError::Unavailable(_)) | Self::Records(StoreError::Unavailable(_))
+        )
+    }
+}
+
 /// Reaps and drains every pool.
-pub async fn run(seats: &dyn SeatStore, store: &dyn Store) -> anyhow::Result<CleanupReport> {
+pub async fn run(seats: &dyn SeatStore, store: &dyn Store) -> Result<CleanupReport, CleanupError> {
     let mut report = CleanupReport::default();
     for license in seats.pools().await? {
         report.pools += 1;
