@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::config::{ConfigError, Secret};
+use crate::config::{ConfigError, Secret, Vars};
 use crate::domain::Tier;
 
 /// The Stripe API used when `STRIPE_API_BASE` is unset.
@@ -54,23 +54,23 @@ pub struct BillingConfig {
 impl BillingConfig {
     /// Reads billing's variables through `lookup` (the process environment in production).
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let webhook_secrets = var("STRIPE_WEBHOOK_SECRET")
-            .map(|list| {
-                list.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(Secret::new)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let price_tiers = match var("STRIPE_PRICE_TIERS") {
+        Self::from_vars(&Vars(lookup))
+    }
+
+    /// Reads billing's variables, as part of [`crate::config::Config`].
+    pub(crate) fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
+        let webhook_secrets = vars
+            .list("STRIPE_WEBHOOK_SECRET")
+            .into_iter()
+            .map(Secret::new)
+            .collect();
+        let price_tiers = match vars.string("STRIPE_PRICE_TIERS") {
             Some(list) => pairs("STRIPE_PRICE_TIERS", &list, |price, tier| {
                 Ok((price.to_owned(), paid_tier("STRIPE_PRICE_TIERS", tier)?))
             })?,
             None => BTreeMap::new(),
         };
-        let checkout_prices = match var("STRIPE_CHECKOUT_PRICES") {
+        let checkout_prices = match vars.string("STRIPE_CHECKOUT_PRICES") {
             Some(list) => pairs("STRIPE_CHECKOUT_PRICES", &list, |tier, price| {
                 Ok((paid_tier("STRIPE_CHECKOUT_PRICES", tier)?, price.to_owned()))
             })?,
@@ -84,35 +84,24 @@ impl BillingConfig {
                 inverted
             }
         };
-        let grace_days: u32 = number(&var, "BILLING_GRACE_DAYS", 7)?;
-        let checkout_success_url = url(&var, "STRIPE_CHECKOUT_SUCCESS_URL")?;
+        let grace_days: u32 = vars.parsed("BILLING_GRACE_DAYS", 7)?;
+        let checkout_success_url = url(vars, "STRIPE_CHECKOUT_SUCCESS_URL")?;
         Ok(Self {
             webhook_secrets,
-            webhook_tolerance: Duration::from_secs(number(
-                &var,
-                "STRIPE_WEBHOOK_TOLERANCE_SECONDS",
-                300,
-            )?),
+            webhook_tolerance: vars.seconds("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)?,
             price_tiers,
             checkout_prices,
             grace: chrono::Duration::days(i64::from(grace_days)),
-            api_key: var("STRIPE_API_KEY").map(|key| Secret::new(key.trim())),
-            api_base: match url(&var, "STRIPE_API_BASE")? {
+            api_key: vars
+                .string("STRIPE_API_KEY")
+                .map(|key| Secret::new(key.trim())),
+            api_base: match url(vars, "STRIPE_API_BASE")? {
                 Some(base) => base.trim_end_matches('/').to_owned(),
                 None => STRIPE_API_BASE.into(),
             },
-            api_timeout: match number(&var, "STRIPE_API_TIMEOUT_SECONDS", 5)? {
-                0 => {
-                    return Err(ConfigError::Malformed {
-                        name: "STRIPE_API_TIMEOUT_SECONDS",
-                        value: "0".into(),
-                        reason: "must be at least 1 second".into(),
-                    });
-                }
-                n => Duration::from_secs(n),
-            },
-            checkout_cancel_url: url(&var, "STRIPE_CHECKOUT_CANCEL_URL")?,
-            portal_return_url: url(&var, "STRIPE_PORTAL_RETURN_URL")?
+            api_timeout: vars.positive_seconds("STRIPE_API_TIMEOUT_SECONDS", 5)?,
+            checkout_cancel_url: url(vars, "STRIPE_CHECKOUT_CANCEL_URL")?,
+            portal_return_url: url(vars, "STRIPE_PORTAL_RETURN_URL")?
                 .or_else(|| checkout_success_url.clone()),
             checkout_success_url,
         })
@@ -160,34 +149,9 @@ fn paid_tier(name: &'static str, text: &str) -> Result<Tier, ConfigError> {
     }
 }
 
-fn number<T>(
-    var: &dyn Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: T,
-) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    match var(name) {
-        None => Ok(default),
-        Some(value) => value
-            .trim()
-            .parse()
-            .map_err(|e: T::Err| ConfigError::Malformed {
-                name,
-                reason: e.to_string(),
-                value,
-            }),
-    }
-}
-
 /// An `http(s)://` URL, or unset.
-fn url(
-    var: &dyn Fn(&str) -> Option<String>,
-    name: &'static str,
-) -> Result<Option<String>, ConfigError> {
-    match var(name) {
+fn url(vars: &Vars<'_>, name: &'static str) -> Result<Option<String>, ConfigError> {
+    match vars.string(name) {
         Some(value) if !(value.starts_with("https://") || value.starts_with("http://")) => {
             Err(ConfigError::Malformed {
                 name,

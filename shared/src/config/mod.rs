@@ -292,7 +292,7 @@ impl Config {
                 n => n,
             },
             data_dir,
-            billing: crate::billing::BillingConfig::from_lookup(&lookup)?,
+            billing: crate::billing::BillingConfig::from_vars(&vars)?,
         })
     }
 
@@ -335,16 +335,16 @@ fn redis_ca_cert(vars: &Vars<'_>, redis_url: Option<&str>) -> Result<Option<Path
 }
 
 /// Typed access to variables, naming the variable in every error.
-struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
+pub(crate) struct Vars<'a>(pub(crate) &'a dyn Fn(&str) -> Option<String>);
 
 impl Vars<'_> {
     /// A variable's value; set-but-empty counts as unset, as Cloud Run's console leaves them.
-    fn string(&self, name: &str) -> Option<String> {
+    pub(crate) fn string(&self, name: &str) -> Option<String> {
         (self.0)(name).filter(|v| !v.trim().is_empty())
     }
 
     /// A comma-separated list, its entries trimmed, empty entries dropped.
-    fn list(&self, name: &str) -> Vec<String> {
+    pub(crate) fn list(&self, name: &str) -> Vec<String> {
         self.string(name)
             .map(|list| {
                 list.split(',')
@@ -356,7 +356,7 @@ impl Vars<'_> {
             .unwrap_or_default()
     }
 
-    fn parsed<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    pub(crate) fn parsed<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
     where
         T: std::str::FromStr,
         T::Err: fmt::Display,
@@ -374,12 +374,20 @@ impl Vars<'_> {
         }
     }
 
-    fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    pub(crate) fn seconds(
+        &self,
+        name: &'static str,
+        default: u64,
+    ) -> Result<Duration, ConfigError> {
         self.parsed(name, default).map(Duration::from_secs)
     }
 
     /// Seconds that must not be 0 (a timeout of 0 would close every connection at once).
-    fn positive_seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    pub(crate) fn positive_seconds(
+        &self,
+        name: &'static str,
+        default: u64,
+    ) -> Result<Duration, ConfigError> {
         match self.seconds(name, default)? {
             d if d.is_zero() => Err(ConfigError::Malformed {
                 name,
