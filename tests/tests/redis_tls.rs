@@ -3,8 +3,9 @@
 //! Each test makes a private CA and a server certificate for `127.0.0.1`/`localhost` with the
 //! `openssl` CLI, starts its own `redis-server` on a free TLS port (no plain port, nothing saved)
 //! in a temp dir, and builds the seat store the way every service does: configuration from
-//! variables, then [`shared::backends::seats`]. With the CA a seat is acquired, heartbeated and
-//! released; without it, or with another CA, the handshake is refused (`UnknownIssuer`).
+//! variables, then `Backends::seats`. With the CA a seat is acquired, heartbeated and released;
+//! without it, or with another CA, the handshake is refused (`UnknownIssuer`). A certificate shaped
+//! like Memorystore's (the IP in the CN, no subject alternative name) is trusted through its CA.
 //!
 //! Needs `redis-server` built with TLS (Debian's is) and `openssl`; without them the tests skip,
 //! except under `CI`, where they fail.
@@ -63,13 +64,18 @@ impl TlsRedis {
     /// Certificates, then the server, ready to accept connections; `None` when the tools are
     /// missing outside CI.
     fn start() -> Option<Self> {
+        Self::start_with(Names::AltNames)
+    }
+
+    /// Like [`Self::start`], the server certificate naming itself as `names` says.
+    fn start_with(names: Names) -> Option<Self> {
         if !tools_present() {
             return None;
         }
         let dir = TempDir::new();
         let ca = make_ca(&dir.0, "ca");
         let other_ca = make_ca(&dir.0, "other-ca");
-        let (cert, key) = make_server_certificate(&dir.0, "ca");
+        let (cert, key) = make_server_certificate(&dir.0, "ca", names);
         let port = free_port();
         let child = Command::new("redis-server")
             .args(["--port", "0", "--bind", "127.0.0.1"])
@@ -192,17 +198,32 @@ fn make_ca(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.pem"))
 }
 
-/// A server certificate for `127.0.0.1` and `localhost` signed by the CA `ca`.
-fn make_server_certificate(dir: &Path, ca: &str) -> (PathBuf, PathBuf) {
+/// How a server certificate names the server.
+#[derive(Clone, Copy)]
+enum Names {
+    /// Subject alternative names `127.0.0.1` and `localhost`, as a certificate should.
+    AltNames,
+    /// Only the subject CN, holding the IP, as Memorystore's in-transit encryption serves it.
+    MemorystoreCommonName,
+}
+
+/// A server certificate signed by the CA `ca`, naming the server as `names` says.
+fn make_server_certificate(dir: &Path, ca: &str, names: Names) -> (PathBuf, PathBuf) {
+    let (subject, alt_names) = match names {
+        Names::AltNames => ("localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"),
+        Names::MemorystoreCommonName => ("127.0.0.1", ""),
+    };
     std::fs::write(
         dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+        format!(
+            "{alt_names}basicConstraints=CA:FALSE\n\
+             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        ),
     )
     .expect("write the extensions file");
     openssl(
         dir,
-        &format!("req {P256} -subj /CN=localhost -keyout server.key -out server.csr"),
+        &format!("req {P256} -subj /CN={subject} -keyout server.key -out server.csr"),
     );
     openssl(
         dir,
@@ -280,6 +301,34 @@ async fn with_another_ca_the_server_certificate_is_refused() {
     };
     let why = refusal(&*server.seats(Some(&server.other_ca)).await).await;
     assert!(why.contains("UnknownIssuer"), "{why}");
+}
+
+/// Memorystore names its server only by the IP in the subject CN, which rustls never matches: with
+/// the instance's CA the chain is what is verified, so a deployment as Terraform configures it
+/// connects, and a certificate of any other CA is still refused.
+#[tokio::test]
+async fn a_memorystore_shaped_certificate_is_trusted_through_its_ca_alone() {
+    let Some(server) = TlsRedis::start_with(Names::MemorystoreCommonName) else {
+        return;
+    };
+    let seats = server.seats(Some(&server.ca)).await;
+    bounded("ping", seats.ping())
+        .await
+        .expect("the CA's certificate is trusted though it names the server only in its CN");
+    let why = refusal(&*server.seats(Some(&server.other_ca)).await).await;
+    assert!(why.contains("UnknownIssuer"), "{why}");
+    let why = refusal(&*server.seats(None).await).await;
+    assert!(why.contains("UnknownIssuer"), "{why}");
+}
+
+#[tokio::test]
+async fn an_insecure_url_is_refused_with_or_without_a_ca() {
+    for ca in [None, Some(b"-----BEGIN CERTIFICATE-----\n".to_vec())] {
+        let Err(why) = shared::seats::redis_client("rediss://127.0.0.1:1/#insecure", ca) else {
+            panic!("a client that verifies nothing was built");
+        };
+        assert!(format!("{why:#}").contains("#insecure"), "{why:#}");
+    }
 }
 
 #[tokio::test]
