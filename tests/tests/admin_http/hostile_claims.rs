@@ -2,7 +2,7 @@
 //! right-to-left overrides, empty. Each answers 2xx (the claim cleaned) or a 4xx problem, never a
 //! 5xx, and nothing hostile is stored as sent.
 
-use integration_tests::api::{Reply, send};
+use integration_tests::api::{Reply, machine, send};
 use integration_tests::server::{Backends, TestServer};
 use integration_tests::tokens::{PROJECT, emulator_token};
 use reqwest::{Method, StatusCode};
@@ -163,6 +163,26 @@ async fn an_email_or_uid_with_hidden_characters_is_an_invalid_token_and_stores_n
         );
         if !claims["sub"].as_str().unwrap_or_default().is_empty() {
             assert!(stored(&server, &claims).await.is_none(), "{claims} stored");
+        }
+        // The same token reaches the store's lookups on the other paths: refused there too.
+        let token = emulator_token(&claims);
+        let fingerprint = machine(1);
+        let elsewhere = [
+            (Method::GET, "/api/v1/me", None),
+            (
+                Method::POST,
+                "/api/v1/licenses/acquire",
+                Some(json!({"fingerprint": fingerprint, "hostname": "h", "client_version": "t"})),
+            ),
+        ];
+        for (method, path, body) in elsewhere {
+            let reply = send(method, &format!("{}{path}", server.url), Some(&token), body).await;
+            assert_eq!(
+                (reply.status, reply.code()),
+                (StatusCode::UNAUTHORIZED, Some(ProblemCode::InvalidToken)),
+                "{path} {claims}: {}",
+                reply.text
+            );
         }
     }
 }
