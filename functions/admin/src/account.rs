@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::{Duration, Utc};
 use shared::api::{MeResponse, RegisterRequest, RegisterResponse};
 use shared::error::{ApiError, ApiResult};
+use shared::identity::claim_text;
 use shared::serving::Json;
 use shared::store::{LicensePlan, Registration, RegistrationOutcome};
 
@@ -30,14 +31,19 @@ pub(crate) async fn register(
             })?
             .unwrap_or_default()
     };
-    // The length counts the name as sent, as the OpenAPI document's `maxLength` does.
+    // The length counts the name as sent, in characters, as the OpenAPI document's `maxLength`
+    // and the store's `length(name) <= 200` do.
     let sent_length = body.tenant_name.as_deref().map_or(0, |n| n.chars().count());
     let tenant_name = match body.tenant_name.map(|n| n.trim().to_owned()) {
         Some(name)
-            if name.is_empty() || sent_length > 200 || name.chars().any(char::is_control) =>
+            if name.is_empty()
+                || sent_length > MAX_TENANT_NAME_CHARS
+                || name.chars().any(claim_text::is_hidden) =>
         {
             return Err(ApiError::Validation(
-                "tenant_name must be 1 to 200 printable characters".into(),
+                "tenant_name must be 1 to 200 printable characters, without control or \
+                 bidirectional formatting characters"
+                    .into(),
             ));
         }
         Some(name) => name,
@@ -79,20 +85,28 @@ pub(crate) async fn register(
     ))
 }
 
+/// Most characters of a tenant name (the store's rule counts characters, not bytes).
+const MAX_TENANT_NAME_CHARS: usize = 200;
+
 /// The organisation name of a first sign-in without one: the email's domain, else the person's
-/// name.
+/// name, cut to [`MAX_TENANT_NAME_CHARS`] characters at a character boundary. The caller's email
+/// and name are already free of control and bidi characters ([`claim_text`]); an email may hold a
+/// domain longer than a tenant name may be.
 fn default_tenant_name(email: Option<&str>, name: Option<&str>) -> String {
-    if let Some(domain) = email
-        .and_then(|e| e.rsplit_once('@'))
-        .map(|(_, d)| d.trim())
-        && !domain.is_empty()
-    {
-        return domain.to_owned();
-    }
-    match name.map(str::trim).filter(|n| !n.is_empty()) {
-        Some(name) => format!("{name}'s organisation"),
-        None => "My organisation".to_owned(),
-    }
+    let named = match (
+        email
+            .and_then(|e| e.rsplit_once('@'))
+            .map(|(_, d)| d.trim())
+            .filter(|d| !d.is_empty()),
+        name.map(str::trim).filter(|n| !n.is_empty()),
+    ) {
+        (Some(domain), _) => domain.to_owned(),
+        (None, Some(name)) => format!("{name}'s organisation"),
+        (None, None) => "My organisation".to_owned(),
+    };
+    claim_text::truncate_chars(&named, MAX_TENANT_NAME_CHARS)
+        .trim_end()
+        .to_owned()
 }
 
 /// The caller, their tenant, role and license, and the seats in use now.
@@ -132,5 +146,18 @@ mod tests {
         );
         assert_eq!(default_tenant_name(None, Some("Ana")), "Ana's organisation");
         assert_eq!(default_tenant_name(None, None), "My organisation");
+    }
+
+    #[test]
+    fn a_default_name_longer_than_a_tenant_name_is_cut_at_a_character_boundary() {
+        let domain = format!("{}.io", "é".repeat(247));
+        let named = default_tenant_name(Some(&format!("a@{domain}")), None);
+        assert_eq!(named.chars().count(), 200);
+        assert!(domain.starts_with(&named));
+        let long_name = "n".repeat(200);
+        assert_eq!(
+            default_tenant_name(None, Some(&long_name)).chars().count(),
+            200
+        );
     }
 }

@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
-use super::IdentityError;
+use super::{IdentityError, claim_text};
 
 /// The claims we read from an Identity Platform ID token.
 #[derive(Debug, Clone, Deserialize)]
@@ -59,11 +59,12 @@ pub struct FirebaseClaims {
 pub struct Caller {
     /// Identity Platform uid.
     pub uid: String,
-    /// Email, lower-cased.
+    /// Email, trimmed and lower-cased, at most 254 bytes; `None` when the token has none or a
+    /// blank one.
     pub email: Option<String>,
     /// Whether Identity Platform verified the email.
     pub email_verified: bool,
-    /// Display name.
+    /// Display name without control or bidi characters, at most 200 characters.
     pub name: Option<String>,
     /// How they signed in.
     pub provider: Option<String>,
@@ -100,11 +101,8 @@ impl IdClaims {
                 "auth_time {auth_time} is in the future (now {now})"
             ));
         }
-        if self.sub.is_empty() || self.sub.len() > 128 {
-            return invalid(format!(
-                "sub has {} characters (1 to 128 allowed)",
-                self.sub.len()
-            ));
+        if let Some(why) = claim_text::uid_problem(&self.sub) {
+            return invalid(why);
         }
         if let Some(expected) = tenant
             && self.firebase.tenant.as_deref() != Some(expected)
@@ -117,15 +115,17 @@ impl IdClaims {
         Ok(())
     }
 
-    /// The caller these claims describe.
-    pub fn into_caller(self) -> Caller {
-        Caller {
+    /// The caller these claims describe, every text bounded and clean ([`claim_text`]): an email
+    /// the store could not hold refuses the token; a name is cleaned instead.
+    pub fn into_caller(self) -> Result<Caller, IdentityError> {
+        let email = claim_text::email(self.email.as_deref()).map_err(IdentityError::Invalid)?;
+        Ok(Caller {
             uid: self.sub,
-            email: self.email.map(|e| e.trim().to_lowercase()),
-            email_verified: self.email_verified,
-            name: self.name,
-            provider: self.firebase.sign_in_provider,
-        }
+            email_verified: self.email_verified && email.is_some(),
+            email,
+            name: claim_text::display_name(self.name.as_deref()),
+            provider: claim_text::label(self.firebase.sign_in_provider.as_deref()),
+        })
     }
 }
 

@@ -3,13 +3,16 @@
 //! Verification follows Google's documentation for Identity Platform / Firebase ID tokens:
 //! RS256 only, `kid` naming a current Google key ([`google_keys`]), `aud` = project id,
 //! `iss` = `https://securetoken.google.com/<project>`, `exp` in the future, `iat` and `auth_time` not
-//! in the future, `sub` non-empty and at most 128 characters, and `firebase.tenant` when
-//! Identity Platform multi-tenancy is configured ([`claims`]).
+//! in the future, `sub` non-empty and at most 128 bytes, and `firebase.tenant` when
+//! Identity Platform multi-tenancy is configured ([`claims`]). The text claims that reach the
+//! database (`sub`, `email`, `name`) are bounded and cleaned first ([`claim_text`]): a token whose
+//! uid or email the store could not hold is refused (`invalid_token`), a name is cleaned.
 //!
 //! Emulator mode (the Firebase Auth Emulator host is set, or the project is a `demo-` project)
 //! accepts the emulator's unsigned tokens with the same claim checks, as the Firebase Admin SDKs do.
 //! It is refused on Cloud Run (see [`crate::backends`]).
 
+pub mod claim_text;
 mod claims;
 mod google_keys;
 
@@ -111,6 +114,6 @@ impl IdTokenVerifier {
             chrono::Utc::now().timestamp(),
             SKEW,
         )?;
-        Ok(claims.into_caller())
+        claims.into_caller()
     }
 }

@@ -4,7 +4,8 @@
 //! - [`stack`]: request id, trace, access log (routine successes at `debug`: [`Routine`]),
 //!   timeout, body limit, problem+json for unknown routes, wrong methods and panics.
 //! - [`json`]: the `Json` extractor whose rejections are problem+json; [`extract`]: `Path` and
-//!   `Query` likewise.
+//!   `Query` likewise; [`rejections`]: any other plain-text 4xx of axum's (a raw `Bytes` body over
+//!   the limit) rewritten as problem+json.
 //! - [`auth`]: the bearer token and the lease of a request.
 //! - [`health`]: `GET /healthz` and `GET /readyz`.
 //! - [`shutdown`]: serving until SIGTERM / Ctrl-C, then draining for a bounded time; on which
@@ -17,6 +18,7 @@ pub mod connections;
 mod extract;
 mod health;
 mod json;
+mod rejections;
 mod shutdown;
 mod stack;
 mod timeouts;

@@ -1,8 +1,9 @@
 //! The middleware stack around every service's routes.
 //!
 //! From the outside in: the observer (request id, trace, timeout, access log and the log line of any
-//! 5xx), then the panic catcher and the body limit. Unknown paths and wrong methods answer
-//! problem+json like everything else.
+//! 5xx), then the rewriting of axum's plain-text rejections as problem+json ([`super::rejections`]),
+//! then the panic catcher and the body limit. Unknown paths and wrong methods answer problem+json
+//! like everything else.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
 
 use super::health::{Readiness, healthz, openapi, readyz};
+use super::rejections::problem_json_rejections;
 use crate::config::Config;
 use crate::error::{ApiError, InternalErrorText, RefusalReason};
 use crate::telemetry;
@@ -52,6 +54,7 @@ pub fn service_router(routes: Router, readiness: Readiness, config: &Config) -> 
                 ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
             },
         ))
+        .layer(middleware::from_fn(problem_json_rejections))
         .layer(middleware::from_fn_with_state(
             config.request_timeout,
             observe,

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use shared::api::{InvitationResponse, RegisterResponse, Role};
 use uuid::Uuid;
 
+mod hostile_claims;
 mod invitations;
 mod isolation;
 mod registration;

@@ -88,8 +88,8 @@ impl Forgery {
             Self::WrongIssuer => "iss",
             Self::IssuedInTheFuture => "iat",
             Self::AuthenticatedInTheFuture => "auth_time",
-            Self::EmptySubject => "sub has 0 characters",
-            Self::SubjectOf129Characters => "sub has 129 characters",
+            Self::EmptySubject => "sub has 0 bytes",
+            Self::SubjectOf129Characters => "sub has 129 bytes",
             Self::UnknownKid => "not a current Google key",
             Self::TamperedPayload => "signature",
             Self::UnsignedAlgNone => "none",
@@ -158,7 +158,7 @@ async fn a_token_with_a_128_character_sub_passes() {
         .verifier
         .verify(&fx.key.sign(&claims(&uid)))
         .await
-        .expect("128 characters is the limit, not past it");
+        .expect("128 bytes (ASCII characters) is the limit, not past it");
 
     assert_eq!(caller.uid, uid);
 }
