@@ -126,6 +126,7 @@ pub struct SessionView {
 /// The query string of `GET …/audit`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// At most this many events (default 100; clamped to 1..=1000).
     #[param(value_type = i64, required = false)]
