@@ -144,3 +144,16 @@ pub async fn release(base: &str, lease: &str) -> Reply {
 pub fn machine(n: u32) -> String {
     format!("{n:016x}{:016x}", 0xc0d1_7ec7_u64)
 }
+
+/// The acquire body a client sends for `fingerprint` on `hostname`.
+pub fn acquire_request(
+    fingerprint: &str,
+    hostname: &str,
+    client_version: &str,
+) -> shared::api::AcquireRequest {
+    shared::api::AcquireRequest {
+        fingerprint: fingerprint.to_owned(),
+        hostname: hostname.to_owned(),
+        client_version: Some(client_version.to_owned()),
+    }
+}

@@ -14,7 +14,7 @@
 //! The emulator keeps its accounts between runs, so every test signs up fresh email addresses.
 
 use coditect_license::LicenseClient;
-use integration_tests::api::Reply;
+use integration_tests::api::{Reply, acquire_request};
 use integration_tests::backends::backend_url;
 use integration_tests::server::TestServer;
 use reqwest::StatusCode;
@@ -191,7 +191,10 @@ async fn an_emulator_sign_up_registers_a_tenant_reads_me_and_acquires_a_seat() {
     // Acquire through the client SDK: a seat and a lease that verifies offline.
     let client = LicenseClient::new(&server.url).expect("client builds");
     let grant = client
-        .acquire(&id_token, FINGERPRINT, "ana-laptop", "1.0.0")
+        .acquire(
+            &id_token,
+            &acquire_request(FINGERPRINT, "ana-laptop", "1.0.0"),
+        )
         .await
         .expect("a FREE license grants a seat");
     let lease = client

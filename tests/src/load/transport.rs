@@ -16,6 +16,7 @@ use shared::seats::{SessionData, lua, new_session_id};
 use uuid::Uuid;
 
 use super::target::Urls;
+use crate::api::acquire_request;
 
 /// The seat lifetime both sides use: the service's default `SEAT_TTL_SECONDS`.
 pub const SEAT_TTL: Duration = Duration::from_secs(360);
@@ -181,7 +182,10 @@ impl Api {
             Self::Http(api) => {
                 let answer = api
                     .acquire
-                    .acquire(&client.id_token, fingerprint, &client.hostname, "loadgen")
+                    .acquire(
+                        &client.id_token,
+                        &acquire_request(fingerprint, &client.hostname, "loadgen"),
+                    )
                     .await;
                 match answer {
                     Ok(grant) => Ok(Granted::Seat {

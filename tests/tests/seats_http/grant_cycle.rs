@@ -1,6 +1,6 @@
 //! The seat cycle that works: acquire, heartbeat, release, and a lease that verifies offline.
 
-use integration_tests::api::{acquire, heartbeat, machine, release};
+use integration_tests::api::{acquire, acquire_request, heartbeat, machine, release};
 use integration_tests::server::Backends;
 use reqwest::StatusCode;
 use shared::api::{AcquireResponse, HeartbeatResponse, ProblemCode};
@@ -51,7 +51,10 @@ async fn the_lease_verifies_offline_with_the_published_keys(backends: Backends) 
     };
     let client = coditect_license::LicenseClient::new(&server.url).expect("client");
     let grant = client
-        .acquire(&owner.token(), &machine(7), "ci-runner", "1.0.0")
+        .acquire(
+            &owner.token(),
+            &acquire_request(&machine(7), "ci-runner", "1.0.0"),
+        )
         .await
         .expect("granted");
     let verifier = client

@@ -1,0 +1,13 @@
+//! `coditect-license release` (lands with the sign-in work).
+
+use crate::context::Context;
+use crate::output::Failure;
+
+/// Arguments of `release`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {}
+
+/// Runs `release`.
+pub(crate) async fn run(_context: &Context, _args: Args) -> Result<u8, Failure> {
+    Err(Failure::new(crate::exit::Exit::Software, "not built yet"))
+}
