@@ -10,12 +10,14 @@
 //! in [`exit`] and in `--help`.
 
 mod context;
+mod denial;
 mod exit;
 mod login;
 mod logout;
 mod output;
 mod release;
 mod run;
+mod signals;
 mod status;
 mod whoami;
 
