@@ -82,3 +82,9 @@ variable "billing_urls" {
   })
   default = { checkout_success = "", checkout_cancel = "" }
 }
+
+variable "identity_api_key" {
+  description = "IDENTITY_API_KEY: the project's public Web API key (Identity Platform > Application setup details), which the CLI discovers from GET /api/v1/auth/config. Not a secret; empty leaves sign-in discovery answering 503."
+  type        = string
+  default     = ""
+}
