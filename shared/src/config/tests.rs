@@ -277,5 +277,8 @@ fn a_real_project_signs_in_at_google_with_the_configured_api_key_only() {
         set.sign_in.identity_toolkit_url,
         "https://identitytoolkit.googleapis.com"
     );
-    assert_eq!(set.sign_in.secure_token_url, "https://securetoken.googleapis.com");
+    assert_eq!(
+        set.sign_in.secure_token_url,
+        "https://securetoken.googleapis.com"
+    );
 }

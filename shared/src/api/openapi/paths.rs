@@ -9,11 +9,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::{
-    AcquireRequest, AcquireResponse, AuditQuery, AuthConfigResponse, AuditResponse, BillingSessionResponse,
-    CheckoutRequest, HealthResponse, HeartbeatResponse, InvitationRequest, InvitationResponse,
-    InvitationsResponse, LicenseResponse, MeResponse, MemberResponse, MembersResponse,
-    ProblemDetails, RegisterRequest, RegisterResponse, RoleChange, SessionsResponse,
-    WebhookResponse,
+    AcquireRequest, AcquireResponse, AuditQuery, AuditResponse, AuthConfigResponse,
+    BillingSessionResponse, CheckoutRequest, HealthResponse, HeartbeatResponse, InvitationRequest,
+    InvitationResponse, InvitationsResponse, LicenseResponse, MeResponse, MemberResponse,
+    MembersResponse, ProblemDetails, RegisterRequest, RegisterResponse, RoleChange,
+    SessionsResponse, WebhookResponse,
 };
 use crate::seats::cleanup::CleanupReport;
 
