@@ -51,7 +51,7 @@ module "platform" {
   billing_grace_days     = var.billing_grace_days
   billing_urls           = var.billing_urls
 
-  identity_api_key = var.identity_api_key
+  identity_browser_key = var.identity_browser_key
 
   google_client_id     = var.google_client_id
   google_client_secret = var.google_client_secret

@@ -33,7 +33,7 @@ locals {
     STRIPE_PORTAL_RETURN_URL    = var.billing_urls.portal_return
   } : k => v if v != "" }
   # The public Web API key the CLI discovers (GET /api/v1/auth/config); left unset when empty.
-  sign_in_env = { for k, v in { IDENTITY_API_KEY = var.identity_api_key } : k => v if v != "" }
+  sign_in_env = { for k, v in { IDENTITY_API_KEY = var.identity_browser_key } : k => v if v != "" }
 
   functions = {
     acquire = {
