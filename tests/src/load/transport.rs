@@ -164,6 +164,8 @@ fn failure(err: ClientError) -> Failure {
         ClientError::Refused { status, .. } => format!("http_{status}"),
         ClientError::Unreachable(_) => "transport".into(),
         ClientError::Protocol(_) => "protocol".into(),
+        ClientError::NotSignedIn(_) => "not_signed_in".into(),
+        ClientError::Files(_) => "files".into(),
     }
 }
 

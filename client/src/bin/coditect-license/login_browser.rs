@@ -34,13 +34,14 @@ pub(crate) async fn sign_in(
         .map_err(failure)?;
     let output = &context.output;
     let received = if no_browser {
-        output.note(&format!(
+        // On stderr also with --json: the person cannot go on without it.
+        eprintln!(
             "Open this address in a browser on any machine and sign in:\n\n  {}\n\n\
              The browser then ends on an address starting with {} that does not load. Paste that \
              whole address here:",
             flow.auth_uri(),
             loopback.base_url()
-        ));
+        );
         tokio::select! {
             pasted = prompt::line_from_stdin() => pasted?,
             received = loopback.receive(&flow) => received.map_err(failure)?,
