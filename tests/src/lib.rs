@@ -1,5 +1,6 @@
 //! Helpers for the integration tests in `tests/tests/`: real backends when configured, emulator ID
 //! tokens, the local server spawned on a free port, function binaries as processes ([`process`]),
+//! the `coditect-license` CLI as a process ([`cli`]),
 //! and the load generator ([`load`]).
 //!
 //! Real-backend tests follow one rule: with `DATABASE_URL` / `REDIS_URL` set they run against those
@@ -8,6 +9,7 @@
 
 pub mod api;
 pub mod backends;
+pub mod cli;
 pub mod load;
 pub mod process;
 pub mod server;

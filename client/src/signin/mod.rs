@@ -1,32 +1,34 @@
 //! Sign-in: the stored Identity Platform sign-in of this machine's user, and the ways to get one.
 //!
-//! (Contract for the sign-in work; the implementation lands with it.)
+//! The licensing service says how to sign in (`GET /api/v1/auth/config`: project, public Web API
+//! key, endpoints), so a client needs only the service's URL. Every way ends in [`Credentials`]
+//! stored in `credentials.json` (0600), which [`StoredSignIn`] turns into fresh ID tokens for the
+//! seat lifecycle.
+//!
+//! # Layout
+//!
+//! - [`toolkit`]: [`IdentityToolkit`], the Identity Toolkit and Secure Token REST calls
+//!   (`accounts:signUp`, `accounts:signInWithPassword`, `accounts:createAuthUri`,
+//!   `accounts:signInWithIdp`, `v1/token`); [`wire`](self) holds their bodies.
+//! - [`errors`]: [`SignInError`], Identity Toolkit's refusal codes as sentences.
+//! - [`credentials`]: the stored file and the refresh-before-expiry rule.
+//! - [`stored`]: [`StoredSignIn`], which refreshes and persists the ID token.
+//! - [`idp`]: Google and GitHub through the browser: the state nonce, the auth URI, the finish.
+//! - [`loopback`]: the one-shot listener on 127.0.0.1 that receives the browser's redirect.
+//! - [`demo`]: the demo sign-in of the embedded default (a minted unsigned token).
 
-use crate::home::ServerDir;
-use crate::http::{ClientError, LicenseClient};
-use crate::token::{IdTokenFuture, IdTokens};
+pub mod credentials;
+pub mod demo;
+pub mod errors;
+pub mod idp;
+pub mod loopback;
+pub mod stored;
+pub mod toolkit;
+mod wire;
 
-/// The sign-in stored in `credentials.json` for one deployment; hands out fresh ID tokens.
-pub struct StoredSignIn {
-    id_token: String,
-}
-
-impl StoredSignIn {
-    /// The stored sign-in, or [`ClientError::NotSignedIn`].
-    pub async fn load(files: &ServerDir, _client: &LicenseClient) -> Result<Self, ClientError> {
-        let bytes = files
-            .read(&files.credentials_path())?
-            .ok_or_else(|| ClientError::NotSignedIn("You are not signed in.".into()))?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| ClientError::NotSignedIn(e.to_string()))?;
-        let id_token = value["id_token"].as_str().unwrap_or_default().to_owned();
-        Ok(Self { id_token })
-    }
-}
-
-impl IdTokens for StoredSignIn {
-    fn id_token(&self) -> IdTokenFuture<'_> {
-        let token = self.id_token.clone();
-        Box::pin(async move { Ok(token) })
-    }
-}
+pub use credentials::{Credentials, DEMO_PROVIDER, REFRESH_MARGIN};
+pub use errors::SignInError;
+pub use idp::IdpSignIn;
+pub use loopback::Loopback;
+pub use stored::{Clock, StoredSignIn};
+pub use toolkit::{IdentityToolkit, TokenGrant};

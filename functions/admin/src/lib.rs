@@ -6,6 +6,7 @@
 //! - `/api/v1/tenants/{tenant_id}/license`, `…/sessions[/{session_id}]`, `…/audit` ([`license`]);
 //! - `POST /api/v1/tenants/{tenant_id}/billing/checkout` and `…/billing/portal`: Stripe Checkout
 //!   and the Billing Portal for owners and admins ([`billing`]);
+//! - `GET /api/v1/auth/config`: how a client signs in, without authentication ([`sign_in`]);
 //! - `GET /.well-known/jwks.json`: the public keys that verify leases.
 //!
 //! Every tenant resource is reached through [`access::member_of`], which answers `not_found` (never
@@ -18,6 +19,7 @@ mod billing;
 mod invitations;
 mod license;
 mod members;
+mod sign_in;
 
 use std::sync::Arc;
 
@@ -67,6 +69,7 @@ pub fn routes(state: AdminState) -> Router {
     Router::new()
         .route("/api/v1/register", post(account::register))
         .route("/api/v1/me", get(account::me))
+        .route("/api/v1/auth/config", get(sign_in::auth_config))
         .route(&format!("{tenant}/members"), get(members::list))
         .route(
             &format!("{tenant}/members/{{user_id}}"),

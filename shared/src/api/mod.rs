@@ -14,11 +14,13 @@
 //! - [`seats`]: acquire, heartbeat and the license summary a grant carries.
 //! - [`accounts`]: registration, `me`, and the tenant, member and license views.
 //! - [`tenants`]: members, invitations, sessions and the audit trail of one tenant.
+//! - [`identity`]: `GET /api/v1/auth/config`, how a client signs in to this deployment.
 //! - [`service`]: health and readiness bodies.
 //! - [`openapi`] (server only): the OpenAPI 3.1 document.
 
 pub mod accounts;
 pub mod billing;
+pub mod identity;
 #[cfg(feature = "server")]
 pub mod openapi;
 pub mod problem;
@@ -31,6 +33,7 @@ pub use accounts::{
     TenantView, Tier,
 };
 pub use billing::{BillingSessionResponse, CheckoutRequest, WebhookOutcome, WebhookResponse};
+pub use identity::{AuthConfigResponse, SignInProvider};
 pub use problem::{ProblemCode, ProblemDetails, SeatHolder};
 pub use seats::{AcquireRequest, AcquireResponse, HeartbeatResponse, LicenseSummary};
 pub use service::{HealthResponse, HealthStatus};

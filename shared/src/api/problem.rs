@@ -36,6 +36,9 @@ pub enum ProblemCode {
     /// Checkout or the Billing Portal is not configured on this server: the detail names the
     /// missing variable (503).
     BillingNotConfigured,
+    /// Sign-in is not configured on this server (`IDENTITY_API_KEY`): the detail names the missing
+    /// variable (503).
+    SignInNotConfigured,
     /// No such path or resource, also any other tenant's resource (404).
     NotFound,
     /// The change conflicts with the current state: a duplicate, the last owner (409).
@@ -73,6 +76,7 @@ impl ProblemCode {
             Self::Forbidden => "forbidden",
             Self::InvalidSignature => "invalid_signature",
             Self::BillingNotConfigured => "billing_not_configured",
+            Self::SignInNotConfigured => "sign_in_not_configured",
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
             Self::ValidationFailed => "validation_failed",
@@ -191,6 +195,9 @@ mod tests {
             ProblemCode::SeatsExhausted,
             ProblemCode::SessionNotFound,
             ProblemCode::Forbidden,
+            ProblemCode::InvalidSignature,
+            ProblemCode::BillingNotConfigured,
+            ProblemCode::SignInNotConfigured,
             ProblemCode::NotFound,
             ProblemCode::Conflict,
             ProblemCode::ValidationFailed,

@@ -6,6 +6,7 @@
 //! The README's configuration table lists every variable read here.
 
 mod leases;
+mod sign_in;
 mod vars;
 
 use std::fmt;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use leases::{LeasePublicKeys, LeaseSigningKey};
+pub use sign_in::{EMULATOR_API_KEY, IDENTITY_TOOLKIT_URL, SECURE_TOKEN_URL, SignInConfig};
 
 pub use crate::leases::kms::KeyVersionName;
 pub(crate) use vars::Vars;
@@ -135,6 +137,9 @@ pub struct Config {
     pub identity_tenant: Option<String>,
     /// Where Google's ID-token keys are fetched (`GOOGLE_JWKS_URL`); tests serve their own.
     pub google_jwks_url: String,
+    /// How clients sign in: the public Web API key (`IDENTITY_API_KEY`) and the Identity Toolkit
+    /// and Secure Token endpoints (Google's, or the emulator's).
+    pub sign_in: SignInConfig,
     /// The lease signing key (`LEASE_SIGNING_KEY`: a Cloud KMS key version name or a PKCS#8 PEM
     /// Ed25519 key file, generated on first run at the default path under `DATA_DIR`) and the
     /// keys of the same kind rotated out (`LEASE_RETIRED_KEYS`, comma-separated).
@@ -229,6 +234,15 @@ impl Config {
             });
         }
         let (lease_signing_key, lease_public_keys) = leases::lease_keys(&vars, &data_dir)?;
+        let project_id = vars
+            .string("GOOGLE_CLOUD_PROJECT")
+            .unwrap_or_else(|| DEFAULT_PROJECT.into());
+        let auth_emulator_host = vars.string("FIREBASE_AUTH_EMULATOR_HOST");
+        let sign_in = SignInConfig::from_vars(
+            &vars,
+            auth_emulator_host.as_deref(),
+            auth_emulator_host.is_some() || project_id.starts_with("demo-"),
+        );
         Ok(Self {
             port: vars.parsed("PORT", 8080)?,
             database_max_connections: vars.parsed("DATABASE_MAX_CONNECTIONS", 5)?,
@@ -236,14 +250,13 @@ impl Config {
             redis_url: redis_url.map(Secret::new),
             redis_ca_cert,
             redis_key_prefix: vars.string("REDIS_KEY_PREFIX").unwrap_or_default(),
-            project_id: vars
-                .string("GOOGLE_CLOUD_PROJECT")
-                .unwrap_or_else(|| DEFAULT_PROJECT.into()),
-            auth_emulator_host: vars.string("FIREBASE_AUTH_EMULATOR_HOST"),
+            project_id,
+            auth_emulator_host,
             identity_tenant: vars.string("IDENTITY_PLATFORM_TENANT"),
             google_jwks_url: vars
                 .string("GOOGLE_JWKS_URL")
                 .unwrap_or_else(|| GOOGLE_JWKS_URL.into()),
+            sign_in,
             lease_signing_key,
             lease_public_keys,
             kms: KmsEndpoints {
@@ -302,6 +315,12 @@ impl Config {
     /// emulator host is set or the project is a `demo-` project, as the Firebase Admin SDKs decide.
     pub fn identity_emulated(&self) -> bool {
         self.auth_emulator_host.is_some() || self.project_id.starts_with("demo-")
+    }
+
+    /// Emulator mode without an emulator (the embedded default): nothing issues tokens, so a
+    /// client may mint its own unsigned ones (the CLI's demo sign-in).
+    pub fn demo_sign_in(&self) -> bool {
+        self.identity_emulated() && self.auth_emulator_host.is_none()
     }
 }
 

@@ -238,3 +238,47 @@ fn kms_endpoints_can_point_at_fakes() {
     assert_eq!(config.kms.kms_api, "http://127.0.0.1:9000");
     assert_eq!(config.kms.metadata, "http://127.0.0.1:9001");
 }
+
+#[test]
+fn the_embedded_default_offers_the_demo_sign_in_with_the_emulator_api_key() {
+    let config = config(&[]).expect("parses");
+    assert!(config.demo_sign_in());
+    assert_eq!(config.sign_in.api_key.as_deref(), Some("fake-api-key"));
+    assert!(!config.sign_in.emulator);
+}
+
+#[test]
+fn an_emulator_host_points_sign_in_at_the_emulator_and_ends_the_demo_sign_in() {
+    let config = config(&[("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")]).expect("parses");
+    assert!(!config.demo_sign_in());
+    assert!(config.sign_in.emulator);
+    assert_eq!(
+        config.sign_in.identity_toolkit_url,
+        "http://127.0.0.1:9099/identitytoolkit.googleapis.com"
+    );
+    assert_eq!(
+        config.sign_in.secure_token_url,
+        "http://127.0.0.1:9099/securetoken.googleapis.com"
+    );
+}
+
+#[test]
+fn a_real_project_signs_in_at_google_with_the_configured_api_key_only() {
+    let unset = config(&[("GOOGLE_CLOUD_PROJECT", "coditect-prod")]).expect("parses");
+    assert_eq!(unset.sign_in.api_key, None);
+    assert!(!unset.demo_sign_in());
+    let set = config(&[
+        ("GOOGLE_CLOUD_PROJECT", "coditect-prod"),
+        ("IDENTITY_API_KEY", " AIzaPublicKey "),
+    ])
+    .expect("parses");
+    assert_eq!(set.sign_in.api_key.as_deref(), Some("AIzaPublicKey"));
+    assert_eq!(
+        set.sign_in.identity_toolkit_url,
+        "https://identitytoolkit.googleapis.com"
+    );
+    assert_eq!(
+        set.sign_in.secure_token_url,
+        "https://securetoken.googleapis.com"
+    );
+}

@@ -51,6 +51,8 @@ module "platform" {
   billing_grace_days     = var.billing_grace_days
   billing_urls           = var.billing_urls
 
+  identity_browser_key = var.identity_browser_key
+
   google_client_id     = var.google_client_id
   google_client_secret = var.google_client_secret
   github_client_id     = var.github_client_id

@@ -82,3 +82,12 @@ variable "billing_urls" {
   })
   default = { checkout_success = "", checkout_cancel = "" }
 }
+
+# Public by design (Firebase ships it in every web page; it identifies the project and
+# authorises nothing), so it is neither sensitive nor named like a secret: sensitive would
+# only hide it from plans.
+variable "identity_browser_key" {
+  description = "IDENTITY_API_KEY: the project's public Web API key (browser key) (Identity Platform > Application setup details), which the CLI discovers from GET /api/v1/auth/config. Not a secret; empty leaves sign-in discovery answering 503."
+  type        = string
+  default     = ""
+}

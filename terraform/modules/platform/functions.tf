@@ -32,6 +32,8 @@ locals {
     STRIPE_CHECKOUT_CANCEL_URL  = var.billing_urls.checkout_cancel
     STRIPE_PORTAL_RETURN_URL    = var.billing_urls.portal_return
   } : k => v if v != "" }
+  # The public Web API key the CLI discovers (GET /api/v1/auth/config); left unset when empty.
+  sign_in_env = { for k, v in { IDENTITY_API_KEY = var.identity_browser_key } : k => v if v != "" }
 
   functions = {
     acquire = {
@@ -84,12 +86,12 @@ locals {
     }
 
     admin = {
-      description = "Registration, tenants, members, invitations and the lease JWKS."
+      description = "Registration, tenants, members, invitations, sign-in discovery and the lease JWKS."
       public      = true
       env = merge({
         DATABASE_MAX_CONNECTIONS = tostring(var.services["admin"].db_pool)
         LEASE_PUBLIC_KEYS        = local.lease_public_keys
-      }, local.billing_checkout_env)
+      }, local.billing_checkout_env, local.sign_in_env)
       secret_env = {
         DATABASE_URL   = "database-url"
         REDIS_URL      = "redis-url"

@@ -93,7 +93,7 @@ module "identity" {
   source = "../identity-platform"
 
   project_id           = var.project_id
-  authorized_domains   = concat(["localhost", "${var.project_id}.firebaseapp.com"], var.authorized_domains)
+  authorized_domains   = concat(["localhost", "127.0.0.1", "${var.project_id}.firebaseapp.com"], var.authorized_domains)
   google_client_id     = var.google_client_id
   google_client_secret = var.google_client_secret
   github_client_id     = var.github_client_id

@@ -190,8 +190,17 @@ variable "log_level" {
   default     = "info"
 }
 
+# Public by design (Firebase ships it in every web page; it identifies the project and
+# authorises nothing), so it is neither sensitive nor named like a secret: sensitive would
+# only hide it from plans.
+variable "identity_browser_key" {
+  description = "IDENTITY_API_KEY of admin: the project's public Web API key, served to clients by GET /api/v1/auth/config. Not a secret (every web app ships it); empty leaves it unset."
+  type        = string
+  default     = ""
+}
+
 variable "authorized_domains" {
-  description = "Extra OAuth redirect domains for Identity Platform (localhost and <project>.firebaseapp.com are always included)."
+  description = "Extra OAuth redirect domains for Identity Platform (localhost, 127.0.0.1 and <project>.firebaseapp.com are always included)."
   type        = list(string)
   default     = []
 }

@@ -9,12 +9,16 @@
 //! Every command takes `--server` (or `CODITECT_LICENSE_URL`) and `--json`; the exit codes are
 //! in [`exit`] and in `--help`.
 
+mod account;
+mod browser;
 mod context;
 mod denial;
 mod exit;
 mod login;
+mod login_browser;
 mod logout;
 mod output;
+mod prompt;
 mod release;
 mod run;
 mod signals;

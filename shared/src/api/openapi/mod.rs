@@ -34,6 +34,7 @@ use crate::api;
         paths::release_by_post,
         paths::register,
         paths::me,
+        paths::auth_config,
         paths::members,
         paths::change_role,
         paths::remove_member,

@@ -9,11 +9,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::{
-    AcquireRequest, AcquireResponse, AuditQuery, AuditResponse, BillingSessionResponse,
-    CheckoutRequest, HealthResponse, HeartbeatResponse, InvitationRequest, InvitationResponse,
-    InvitationsResponse, LicenseResponse, MeResponse, MemberResponse, MembersResponse,
-    ProblemDetails, RegisterRequest, RegisterResponse, RoleChange, SessionsResponse,
-    WebhookResponse,
+    AcquireRequest, AcquireResponse, AuditQuery, AuditResponse, AuthConfigResponse,
+    BillingSessionResponse, CheckoutRequest, HealthResponse, HeartbeatResponse, InvitationRequest,
+    InvitationResponse, InvitationsResponse, LicenseResponse, MeResponse, MemberResponse,
+    MembersResponse, ProblemDetails, RegisterRequest, RegisterResponse, RoleChange,
+    SessionsResponse, WebhookResponse,
 };
 use crate::seats::cleanup::CleanupReport;
 
@@ -157,6 +157,21 @@ operation! {
         (status = 409, description = "`conflict`: concurrent registrations raced too often; retry.", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`.", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `tenant_name` is not 1 to 200 printable characters.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// How to sign in to this deployment
+    ///
+    /// The Identity Platform project, its public Web API key, the Identity Toolkit and Secure Token
+    /// endpoints (Google's, or the Firebase Auth Emulator's), the providers offered, and whether
+    /// the server runs the demo sign-in (emulator mode without an emulator: it accepts unsigned
+    /// emulator-format tokens, so the client mints its own). Public; cacheable for five minutes.
+    /// A server without `IDENTITY_API_KEY` outside emulator mode answers 503
+    /// `sign_in_not_configured`.
+    auth_config: get "/api/v1/auth/config", tag = "accounts", auth = none,
+    responses(
+        (status = 200, description = "How to sign in.", body = AuthConfigResponse),
     )
 }
 
