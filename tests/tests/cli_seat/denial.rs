@@ -12,7 +12,7 @@ async fn a_second_machine_on_a_one_seat_license_is_denied_with_a_sentence_and_ex
     let server = server(Backends::Embedded, &[]).await.expect("embedded");
     let laptop = Cli::signed_in(&server.url, "ana@acme.test", 11);
     let mut holding = laptop
-        .command(&["run", "--", "sleep", "30"])
+        .command(&["run", "--", "sleep", "20"])
         .spawn()
         .expect("spawns");
     eventually(Duration::from_secs(10), "the laptop holds the seat", || {
