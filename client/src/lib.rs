@@ -22,13 +22,21 @@
 //! - [`signin`]: the stored Identity Platform sign-in and the ways to get one.
 //! - [`token`]: [`IdTokens`], where acquire's ID token comes from.
 
+pub mod backoff;
+pub mod clock;
+pub mod fingerprint;
+pub mod grace;
 pub mod home;
 pub mod http;
+pub mod keys;
+pub mod seat;
 pub mod signin;
+pub mod state;
 pub mod token;
 
 pub use home::{Home, HomeError, ServerDir};
 pub use http::{ClientError, LicenseClient};
+pub use seat::{LostReason, Seat, SeatEvent, SeatOptions, SeatStatus};
 pub use shared::api::{
     AcquireRequest, AcquireResponse, HeartbeatResponse, LicenseSummary, ProblemCode,
     ProblemDetails, SeatHolder,

@@ -22,7 +22,20 @@ pub struct TestServer {
     pub data_dir: TempDir,
     /// The PostgreSQL schema of a real-backend server, dropped with it.
     schema: Option<PgSchema>,
+    /// The environment it was started with, to start it again.
+    vars: Vec<(String, String)>,
     stop: Option<oneshot::Sender<()>>,
+    /// Ends when the server has stopped serving.
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// A server that was stopped, with its data dir and database kept so it can start again on the
+/// same address.
+pub struct StoppedServer {
+    url: String,
+    vars: Vec<(String, String)>,
+    data_dir: TempDir,
+    schema: Option<PgSchema>,
 }
 
 /// Which backends a test server runs on.
@@ -106,6 +119,28 @@ impl TestServer {
 
     /// The local server with exactly `vars` as its environment.
     pub async fn with(vars: Vec<(String, String)>, data_dir: TempDir) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::on(listener, vars, data_dir).await
+    }
+
+    /// Stops serving (the embedded seat store's seats are gone with the process state it models;
+    /// records, the lease key, Redis and PostgreSQL stay), waiting until the port is closed.
+    pub async fn stop(mut self) -> StoppedServer {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+        }
+        StoppedServer {
+            url: self.url.clone(),
+            vars: std::mem::take(&mut self.vars),
+            data_dir: std::mem::replace(&mut self.data_dir, TempDir(std::path::PathBuf::new())),
+            schema: self.schema.take(),
+        }
+    }
+
+    async fn on(listener: TcpListener, vars: Vec<(String, String)>, data_dir: TempDir) -> Self {
         let config = Arc::new(
             Config::from_lookup(|name| {
                 vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
@@ -119,10 +154,9 @@ impl TestServer {
             store: local.store.clone(),
             seats: local.seats.clone(),
         };
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(shared::serving::serve(
+        let served = tokio::spawn(shared::serving::serve(
             listener,
             local.app,
             async {
@@ -136,7 +170,9 @@ impl TestServer {
             local: handles,
             data_dir,
             schema: None,
+            vars,
             stop: Some(stop),
+            served: Some(served),
         }
     }
 
@@ -148,23 +184,39 @@ impl TestServer {
     }
 }
 
+impl StoppedServer {
+    /// Starts the server again on its old address, with its old data.
+    ///
+    /// # Panics
+    /// When the address cannot be bound again within five seconds.
+    pub async fn start_again(mut self) -> TestServer {
+        let addr = self.url.trim_start_matches("http://").to_owned();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let listener = loop {
+            match TcpListener::bind(&addr).await {
+                Ok(listener) => break listener,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("{addr} could not be bound again: {e}"),
+            }
+        };
+        let vars = std::mem::take(&mut self.vars);
+        let data_dir = std::mem::replace(&mut self.data_dir, TempDir(std::path::PathBuf::new()));
+        let mut server = TestServer::on(listener, vars, data_dir).await;
+        server.schema = self.schema.take();
+        server
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(schema) = self.schema.take() {
-            // Drop cannot await; a short-lived runtime on its own thread drops the schema even
-            // when the test panicked.
-            let _ = std::thread::spawn(move || {
-                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    runtime.block_on(schema.drop());
-                }
-            })
-            .join();
+            drop_schema(schema);
         }
     }
 }
@@ -191,4 +243,26 @@ macro_rules! on_both_backends {
             )+
         }
     };
+}
+
+impl Drop for StoppedServer {
+    fn drop(&mut self) {
+        if let Some(schema) = self.schema.take() {
+            drop_schema(schema);
+        }
+    }
+}
+
+/// Drops a test schema from a synchronous `Drop`: a short-lived runtime on its own thread, so it
+/// happens even when the test panicked.
+fn drop_schema(schema: PgSchema) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            runtime.block_on(schema.drop());
+        }
+    })
+    .join();
 }

@@ -12,6 +12,7 @@
 mod account;
 mod browser;
 mod context;
+mod denial;
 mod exit;
 mod login;
 mod login_browser;
@@ -20,6 +21,7 @@ mod output;
 mod prompt;
 mod release;
 mod run;
+mod signals;
 mod status;
 mod whoami;
 

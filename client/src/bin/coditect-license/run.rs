@@ -1,13 +1,264 @@
-//! `coditect-license run` (lands with the sign-in work).
+//! `coditect-license run -- <command> [args…]`: holds a seat while the command runs.
+//!
+//! Acquire (a spinner while it takes a moment), start the command with the terminal inherited,
+//! keep the seat in the background, relay signals sent to the CLI, release when the command ends
+//! and exit with its status. When the seat is lost — a refusal, or offline grace over — the
+//! command is asked to stop (SIGTERM, then SIGKILL after [`STOP_GRACE`]) and the CLI exits 78.
+
+use std::ffi::OsString;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::Duration;
+
+use coditect_license::ClientError;
+use coditect_license::seat::{LostReason, ReleaseOutcome, Seat, SeatEvent, SeatOptions};
+use coditect_license::signin::StoredSignIn;
+use serde::Serialize;
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::context::Context;
-use crate::output::Failure;
+use crate::denial::denial;
+use crate::exit::Exit;
+use crate::output::{Failure, json_line};
+use crate::signals;
+
+/// How long a command asked to stop may take before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+pub(crate) struct Args {
+    /// The command to run, then its arguments (after `--`).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true,
+        value_name = "COMMAND"
+    )]
+    command: Vec<OsString>,
+}
+
+/// A line `run` writes about the seat (stderr; JSON with `--json`).
+#[derive(Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum Line {
+    Acquired {
+        session_id: String,
+        tier: String,
+        seats_in_use: u32,
+        max_seats: u32,
+        offline: bool,
+    },
+    Offline {
+        until: chrono::DateTime<chrono::Utc>,
+        reason: String,
+    },
+    Online,
+    Reacquired {
+        session_id: String,
+    },
+    Lost {
+        reason: String,
+    },
+    Released {
+        outcome: &'static str,
+    },
+}
 
 /// Runs `run`.
-pub(crate) async fn run(_context: &Context, _args: Args) -> Result<u8, Failure> {
-    Err(Failure::new(crate::exit::Exit::Software, "not built yet"))
+pub(crate) async fn run(context: &Context, args: Args) -> Result<u8, Failure> {
+    let Some((program, arguments)) = args.command.split_first() else {
+        return Err(Failure::new(
+            Exit::Usage,
+            "Name the command to run after `--`.",
+        ));
+    };
+    let sign_in = StoredSignIn::load(&context.files, &context.client).await?;
+    let options = SeatOptions::new(
+        context.client.clone(),
+        context.files.clone(),
+        Arc::new(sign_in),
+    )?;
+    let output = context.output;
+    let acquired = output
+        .spin("Acquiring a seat…", Seat::acquire(options))
+        .await;
+    let seat = match acquired {
+        Ok(seat) => seat,
+        Err(error) => return Err(acquire_failure(error)),
+    };
+    let grant = seat.grant().clone();
+    say(
+        context,
+        &Line::Acquired {
+            session_id: grant.session_id.clone(),
+            tier: grant.license.tier.to_string(),
+            seats_in_use: grant.license.seats_in_use,
+            max_seats: grant.license.max_seats,
+            offline: grant.started_offline,
+        },
+        &if grant.started_offline {
+            format!(
+                "The licensing service cannot be reached; running on this machine's offline lease until {}.",
+                local_time(
+                    chrono::DateTime::from_timestamp(grant.claims.exp, 0).unwrap_or_default()
+                )
+            )
+        } else {
+            String::new()
+        },
+    );
+
+    let (mut relayed, _listening) = signals::listen()
+        .map_err(|e| Failure::new(Exit::Software, format!("could not listen for signals: {e}")))?;
+    let mut child = match tokio::process::Command::new(program)
+        .args(arguments)
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => {
+            seat.release().await;
+            return Err(Failure::new(
+                Exit::Usage,
+                format!("Could not start {}: {e}.", program.to_string_lossy()),
+            )
+            .then("Check the command's name and that it is on PATH."));
+        }
+    };
+    let pid = child.id().unwrap_or_default();
+    let mut events = seat.events();
+    let mut lost: Option<LostReason> = None;
+    let status: std::io::Result<ExitStatus> = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            Some(relay) = relayed.recv() => {
+                if !relay.child_has_it {
+                    signals::send(pid, relay.signal);
+                }
+            }
+            event = events.recv() => match event {
+                Ok(SeatEvent::Lost(reason)) => {
+                    lost = Some(reason);
+                    break stop_child(&mut child, pid).await;
+                }
+                Ok(event) => tell(context, &event),
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => {}
+            },
+        }
+    };
+    if let Some(reason) = lost {
+        say(
+            context,
+            &Line::Lost {
+                reason: reason.to_string(),
+            },
+            &format!(
+                "The seat was lost: {reason}. {} was stopped.",
+                program.to_string_lossy()
+            ),
+        );
+        return Ok(Exit::SeatLost.code());
+    }
+    let outcome = output.spin("Releasing the seat…", seat.release()).await;
+    let (name, sentence) = match outcome {
+        ReleaseOutcome::Released => ("released", String::new()),
+        ReleaseOutcome::LeftToOthers(n) => (
+            "left_to_others",
+            format!("The seat stays with the {n} other running command(s) on this machine."),
+        ),
+        ReleaseOutcome::AlreadyLost => ("already_lost", String::new()),
+        ReleaseOutcome::Unconfirmed => (
+            "unconfirmed",
+            "The licensing service did not confirm the release; the seat frees by itself within minutes."
+                .to_owned(),
+        ),
+    };
+    say(context, &Line::Released { outcome: name }, &sentence);
+    let status = status
+        .map_err(|e| Failure::new(Exit::Software, format!("lost track of the command: {e}")))?;
+    Ok(exit_code_of(status))
+}
+
+/// The CLI's exit code for the child's status: its code, or 128 + the signal that ended it.
+fn exit_code_of(status: ExitStatus) -> u8 {
+    if let Some(code) = status.code() {
+        return u8::try_from(code & 0xff).unwrap_or(1);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return u8::try_from(128 + (signal & 0x7f)).unwrap_or(1);
+        }
+    }
+    1
+}
+
+/// Asks the child to stop, then kills it.
+async fn stop_child(child: &mut tokio::process::Child, pid: u32) -> std::io::Result<ExitStatus> {
+    signals::send(pid, signals::TERMINATE);
+    match tokio::time::timeout(STOP_GRACE, child.wait()).await {
+        Ok(status) => status,
+        Err(_) => {
+            let _ = child.start_kill();
+            child.wait().await
+        }
+    }
+}
+
+/// Tells the person (or the script) about a seat event.
+fn tell(context: &Context, event: &SeatEvent) {
+    match event {
+        SeatEvent::Offline { until, reason } => say(
+            context,
+            &Line::Offline {
+                until: *until,
+                reason: reason.clone(),
+            },
+            &format!(
+                "The licensing service cannot be reached ({reason}). You may keep working until {} (offline grace); the seat is renewed as soon as the service answers.",
+                local_time(*until)
+            ),
+        ),
+        SeatEvent::Online => say(
+            context,
+            &Line::Online,
+            "The licensing service answers again; the seat is renewed.",
+        ),
+        SeatEvent::Reacquired { session_id } => say(
+            context,
+            &Line::Reacquired {
+                session_id: session_id.clone(),
+            },
+            "",
+        ),
+        _ => {}
+    }
+}
+
+/// Writes `line` as JSON (with `--json`) or `human` (when not empty) on stderr.
+fn say(context: &Context, line: &Line, human: &str) {
+    if context.output.json {
+        eprintln!("{}", json_line(line));
+    } else if !human.is_empty() {
+        context.output.note(human);
+    }
+}
+
+/// The failure for an acquire that did not grant a seat.
+fn acquire_failure(error: ClientError) -> Failure {
+    let problem = error.problem().cloned();
+    let failure = Failure::from(error);
+    match problem {
+        Some(problem) => denial(&problem, failure),
+        None => failure,
+    }
+}
+
+/// A time as the person's clock shows it.
+pub(crate) fn local_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&chrono::Local)
+        .format("%H:%M:%S")
+        .to_string()
 }
