@@ -16,6 +16,7 @@ mod demo;
 mod password;
 mod pasted;
 mod refresh;
+mod terminal;
 
 use integration_tests::backends::backend_url;
 use integration_tests::cli::{Cli, CliRun};

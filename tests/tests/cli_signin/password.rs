@@ -160,3 +160,45 @@ async fn an_unknown_email_says_how_to_sign_up() {
         "{refused:?}"
     );
 }
+
+#[tokio::test]
+async fn signing_up_an_email_that_has_an_account_says_to_sign_in_instead() {
+    let Some(server) = emulator_server().await else {
+        return;
+    };
+    let email = fresh_email("max", "acme.test");
+    let first = Cli::new(&server.url);
+    assert_exit(
+        &first
+            .run(
+                &["login", "--email", &email, "--sign-up", "--password-stdin"],
+                &format!("{PASSWORD}\n"),
+            )
+            .await,
+        0,
+    );
+
+    let again = Cli::new(&server.url)
+        .run(
+            &[
+                "login",
+                "--email",
+                &email,
+                "--sign-up",
+                "--password-stdin",
+                "--json",
+            ],
+            &format!("{PASSWORD}\n"),
+        )
+        .await;
+
+    assert_exit(&again, NOT_SIGNED_IN);
+    let error = &again.json()["error"];
+    assert_eq!(error["code"], "EMAIL_EXISTS");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("sign in instead")),
+        "{again:?}"
+    );
+}
