@@ -22,10 +22,15 @@ pub const EMULATOR_APP_NAME: &str = "coditect-license";
 /// A browser sign-in in progress.
 #[derive(Debug, Clone)]
 pub struct IdpSignIn {
+    /// `google.com` or `github.com`.
     provider_id: String,
+    /// Where the browser goes.
     auth_uri: String,
+    /// `createAuthUri`'s session, sent back with the redirect.
     session_id: String,
+    /// The random nonce the redirect must carry: a redirect someone else started is refused.
     state: String,
+    /// The loopback URL the provider redirects to.
     continue_uri: String,
 }
 

@@ -26,15 +26,20 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A listener on the loopback interface for one browser sign-in.
 pub struct Loopback {
+    /// Bound to 127.0.0.1 only: nothing beyond this machine can answer the sign-in.
     listener: TcpListener,
+    /// `http://127.0.0.1:<port>`.
     base: String,
+    /// The emulator's page, when the sign-in is the emulator's.
     relay: Option<EmulatorRelay>,
 }
 
 /// The Firebase Auth Emulator's fake-provider page, served through the loopback.
 #[derive(Clone)]
 struct EmulatorRelay {
+    /// `http://<FIREBASE_AUTH_EMULATOR_HOST>`.
     origin: String,
+    /// Fetches the page.
     http: reqwest::Client,
     /// The session-storage key the page keeps its answer under.
     storage_key: String,
@@ -42,8 +47,11 @@ struct EmulatorRelay {
 
 /// What a connection's handler shares.
 struct Shared {
+    /// The sign-in whose state a redirect must carry.
     flow: IdpSignIn,
+    /// `http://127.0.0.1:<port>`, to rebuild the whole redirect URL.
     base: String,
+    /// The emulator's page, when the sign-in is the emulator's.
     relay: Option<EmulatorRelay>,
     /// The redirect that answers the sign-in (its URL), or the provider's refusal.
     answers: mpsc::Sender<Result<String, SignInError>>,

@@ -18,13 +18,19 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// The sign-in stored in `credentials.json` for one deployment; hands out fresh ID tokens.
 pub struct StoredSignIn {
+    /// Where `credentials.json` is, to write a refreshed token back.
     files: ServerDir,
+    /// The licensing client's connection pool, reused for the Secure Token API.
     http: reqwest::Client,
+    /// "Now", for the refresh rule.
     clock: Clock,
     /// Serialises refreshes: one exchange at a time, the others take its result.
     current: tokio::sync::Mutex<Credentials>,
+    /// Who signed in, readable without the lock (it never changes).
     uid: String,
+    /// Their email, when the account has one.
     email: Option<String>,
+    /// How they signed in.
     provider: String,
 }
 
