@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT="$(cd ../.. && pwd)"
 CACHE="${CI_VENV_ROOT:-$HOME/.cache/coditect-ci}"
 
-cargo build --quiet -p local -p coditect-license
+bash "$ROOT/tests/build-binaries.sh"
 
 # maturin (the build tool) lives in its own venv; pinned, as its output is what ships.
 TOOLS="$CACHE/maturin"

@@ -12,7 +12,7 @@ MAX_TIME=120
 [[ "${1:-}" == "--max-time" ]] && MAX_TIME="$2"
 ST="${SCHEMATHESIS_BIN:-st}"
 
-cargo build -q -p local
+bash tests/build-binaries.sh
 DATA_DIR="$(mktemp -d)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 # A short request timeout keeps a hung request from hiding behind schemathesis's own.

@@ -49,14 +49,32 @@ impl Drop for Service {
     }
 }
 
-/// The debug build of the function binary `name`, built first if needed.
+/// Every binary a test or CI script runs, built together by [`built_binary`] and by
+/// `tests/build-binaries.sh` alike: one package selection means one feature resolution, so the
+/// builds never undo each other (a `cargo build -p local` after a `cargo build -p
+/// coditect-license` would rebuild half the dependency tree, and the next one again).
+pub const BINARIES: &[&str] = &[
+    "local",
+    "acquire",
+    "heartbeat",
+    "release",
+    "admin",
+    "cleanup",
+    "stripe-webhook",
+    "coditect-license",
+];
+
+/// The debug build of the binary `name` (one of [`BINARIES`]), built first if needed.
 ///
 /// # Panics
-/// When the build fails.
+/// When the build fails, or `name` is not in [`BINARIES`].
 pub fn built_binary(name: &str) -> PathBuf {
+    assert!(BINARIES.contains(&name), "{name} is listed in BINARIES");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let packages = BINARIES.iter().flat_map(|b| ["-p", b]);
     let built = Command::new(cargo)
-        .args(["build", "--quiet", "-p", name])
+        .args(["build", "--quiet"])
+        .args(packages)
         .status()
         .expect("cargo runs");
     assert!(built.success(), "{name} builds");
@@ -95,5 +113,28 @@ pub async fn wait_for_health(port: u16) -> Duration {
             "no /healthz on port {port}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_build_script_builds_exactly_the_binaries_the_tests_build() {
+        let script = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("build-binaries.sh"),
+        )
+        .expect("tests/build-binaries.sh");
+        let command = script.replace("\\\n", " ");
+        let mut listed: Vec<&str> = command
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .filter(|w| w[0] == "-p")
+            .map(|w| w[1])
+            .collect();
+        let mut expected = super::BINARIES.to_vec();
+        listed.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(listed, expected);
     }
 }

@@ -14,7 +14,7 @@ if [[ ! -d "$here/node_modules/stripe" ]]; then
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 
-(cd "$root" && cargo build --quiet -p local)
+(cd "$root" && bash tests/build-binaries.sh)
 target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 binary="$target_dir/debug/local"
 

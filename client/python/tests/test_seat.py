@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +157,15 @@ def test_an_unreachable_service_raises_service_unreachable(monkeypatch, tmp_path
         with coditect_license.seat(patience=0.5):
             pytest.fail("nothing listens there")
     assert unreachable.value.code is None
+
+
+def test_the_readmes_example_holds_a_seat(owner):
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    script = example + "\nprint('session', seat.session_id)\n"
+    ran = subprocess.run(
+        [sys.executable, "-c", script], env=owner.env, capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[0] == "FREE []", ran.stdout
+    assert owner.sessions() == [], "released when the example's block ended"

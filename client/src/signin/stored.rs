@@ -59,7 +59,10 @@ impl StoredSignIn {
         clock: Clock,
     ) -> Result<Self, ClientError> {
         let credentials = Credentials::read(files)?.ok_or_else(|| {
-            ClientError::NotSignedIn(format!("You are not signed in to {}.", files.url()))
+            ClientError::NotSignedIn(format!(
+                "You are not signed in to {}: run `coditect-license login`.",
+                files.url()
+            ))
         })?;
         Ok(Self::new(files, client, credentials, clock))
     }

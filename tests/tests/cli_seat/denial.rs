@@ -1,24 +1,15 @@
 //! A second machine on a full license: a sentence that names who holds the seat, on which
 //! machine, when it frees and what to do — and exit 75; `--json` gives the same as data.
 
-use std::time::Duration;
-
 use integration_tests::server::Backends;
 
-use super::{Cli, eventually, server, text};
+use super::{Cli, server, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_machine_on_a_one_seat_license_is_denied_with_a_sentence_and_exit_75() {
     let server = server(Backends::Embedded, &[]).await.expect("embedded");
     let laptop = Cli::signed_in(&server.url, "ana@acme.test", 11);
-    let mut holding = laptop
-        .command(&["run", "--", "sleep", "30"])
-        .spawn()
-        .expect("spawns");
-    eventually(Duration::from_secs(10), "the laptop holds the seat", || {
-        laptop.holders().len() == 1
-    })
-    .await;
+    let mut holding = laptop.holding_the_seat().await;
     let hostname = laptop.holders().remove(0);
 
     let desktop = Cli::signed_in(&server.url, "ana@acme.test", 12);

@@ -84,6 +84,19 @@ impl Cli {
             .unwrap_or_else(|e| panic!("status --json is JSON ({e}): {}", text(&status)))
     }
 
+    /// `run -- sleep 20`, once the service shows its seat held: a machine using its seat.
+    async fn holding_the_seat(&self) -> std::process::Child {
+        let holding = self
+            .command(&["run", "--", "sleep", "20"])
+            .spawn()
+            .expect("spawns");
+        eventually(Duration::from_secs(10), "the seat held", || {
+            self.holders().len() == 1
+        })
+        .await;
+        holding
+    }
+
     /// The hostnames holding the organisation's seats (the signed-in person is its owner).
     fn holders(&self) -> Vec<String> {
         self.status()["holders"]

@@ -15,7 +15,7 @@ async fn the_command_runs_on_through_an_outage_within_grace_and_is_stopped_when_
     let server = server(Backends::Embedded, &[]).await.expect("embedded");
     let cli = Cli::signed_in(&server.url, "ana@acme.test", 21);
     let mut child = cli
-        .command(&["run", "--", "sh", "-c", "echo started; sleep 60"])
+        .command(&["run", "--", "sh", "-c", "echo started; exec sleep 60"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -39,7 +39,7 @@ async fn sigint_sent_to_the_cli_reaches_the_command_and_the_seat_is_released_wit
     let marker = TempDir::new();
     let file = marker.0.join("interrupted");
     let script = format!(
-        "trap 'echo int > {}; exit 7' INT; echo ready; sleep 30 & wait",
+        "trap 'echo int > {}; kill $!; exit 7' INT; echo ready; sleep 30 & wait",
         file.display()
     );
     let mut child = cli
@@ -85,13 +85,20 @@ async fn release_gives_back_a_seat_a_crashed_run_left_and_leaves_a_running_ones(
         .await
         .expect("embedded");
     let cli = Cli::signed_in(&server.url, "ana@acme.test", 3);
+    // The command outlives the CLI killed below only briefly.
     let mut running = cli
-        .command(&["run", "--", "sleep", "30"])
+        .command(&["run", "--", "sleep", "8"])
         .spawn()
         .expect("spawns");
-    eventually(Duration::from_secs(10), "the seat held", || {
-        cli.holders().len() == 1
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the seat held and recorded",
+        || {
+            let status = cli.status();
+            status["holders"].as_array().is_some_and(|h| h.len() == 1)
+                && !status["this_machine"].is_null()
+        },
+    )
     .await;
 
     let kept = cli.run(&["release", "--json"]);

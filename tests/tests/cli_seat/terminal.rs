@@ -40,10 +40,10 @@ impl Tmux {
         tmux
     }
 
-    /// The screen as it is now.
+    /// The screen as it is now, lines the terminal wrapped joined again.
     fn screen(&self) -> String {
         let captured = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .args(["-L", &self.socket, "capture-pane", "-p", "-J"])
             .output()
             .expect("capture-pane");
         String::from_utf8_lossy(&captured.stdout).into_owned()
@@ -131,14 +131,7 @@ async fn a_spinner_shows_while_the_acquire_is_slow_and_is_gone_once_the_command_
 async fn a_denial_in_a_terminal_reads_as_sentences() {
     let server = server(Backends::Embedded, &[]).await.expect("embedded");
     let laptop = Cli::signed_in(&server.url, "ana@acme.test", 32);
-    let mut holding = laptop
-        .command(&["run", "--", "sleep", "30"])
-        .spawn()
-        .expect("spawns");
-    eventually(Duration::from_secs(10), "the laptop holds the seat", || {
-        laptop.holders().len() == 1
-    })
-    .await;
+    let mut holding = laptop.holding_the_seat().await;
     let desktop = Cli::signed_in(&server.url, "ana@acme.test", 33);
 
     let tmux = Tmux::start(&format!(

@@ -146,7 +146,9 @@ impl From<ClientError> for Failure {
         failure.code = error.code().map(|c| c.to_string());
         failure.problem = error.problem().and_then(|p| serde_json::to_value(p).ok());
         failure.next_step = match exit {
-            Exit::NotSignedIn => Some("Sign in with `coditect-license login`.".into()),
+            Exit::NotSignedIn if !failure.message.contains("coditect-license login") => {
+                Some("Sign in with `coditect-license login`.".into())
+            }
             Exit::Unreachable => Some(
                 "Check the network and the server address (--server or CODITECT_LICENSE_URL)."
                     .into(),
