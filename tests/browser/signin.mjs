@@ -3,8 +3,9 @@
 // tests/tests/cli_browser_signin.rs); it opens the URL in Debian's Chromium (headless, through
 // playwright-core, never a downloaded browser), adds a new account on the emulator's fake-provider
 // page with SIGNIN_EMAIL and SIGNIN_NAME, signs in, and waits for the CLI's "You are signed in"
-// page. What it did goes to BROWSER_DRIVER_LOG (the CLI does not show a browser's output); it
-// exits non-zero when a step fails.
+// page. What it did goes to BROWSER_DRIVER_LOG (the CLI does not show a browser's output). When a
+// step fails it answers the CLI's redirect with `error=`, as a provider refusing does, so the CLI
+// fails at once instead of waiting out its five minutes, and exits non-zero.
 import { appendFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
@@ -44,6 +45,11 @@ try {
 } catch (error) {
   log(`failed: ${error.stack || error}`);
   process.exitCode = 1;
+  const redirect = url && new URL(url).searchParams.get("redirectUrl");
+  if (redirect) {
+    const refusal = `${redirect}&error=${encodeURIComponent("the browser driver failed")}`;
+    await fetch(refusal).catch((e) => log(`could not tell the CLI: ${e}`));
+  }
 } finally {
   if (browser) await browser.close();
 }

@@ -1,6 +1,6 @@
 //! Helpers for the integration tests in `tests/tests/`: real backends when configured, emulator ID
 //! tokens, the local server spawned on a free port, function binaries as processes ([`process`]),
-//! the `coditect-license` CLI as a process ([`cli`]),
+//! the `coditect-license` CLI as a process ([`cli`]) and in a real terminal ([`terminal`]),
 //! and the load generator ([`load`]).
 //!
 //! Real-backend tests follow one rule: with `DATABASE_URL` / `REDIS_URL` set they run against those
@@ -13,4 +13,5 @@ pub mod cli;
 pub mod load;
 pub mod process;
 pub mod server;
+pub mod terminal;
 pub mod tokens;

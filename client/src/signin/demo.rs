@@ -103,6 +103,40 @@ mod tests {
         assert_ne!(demo_uid("ana@acme.test"), demo_uid("bob@acme.test"));
     }
 
+    fn config(demo_sign_in: bool) -> AuthConfigResponse {
+        AuthConfigResponse {
+            project_id: "demo-coditect".into(),
+            tenant_id: None,
+            api_key: "fake-api-key".into(),
+            identity_toolkit_url: "http://127.0.0.1:9099/identitytoolkit.googleapis.com".into(),
+            secure_token_url: "http://127.0.0.1:9099/securetoken.googleapis.com".into(),
+            providers: vec![],
+            emulator: !demo_sign_in,
+            demo_sign_in,
+        }
+    }
+
+    #[test]
+    fn the_demo_sign_in_is_refused_unless_the_server_offers_it() {
+        let refused = sign_in(&config(false), "ana@acme.test", Utc::now()).expect_err("refused");
+        assert!(matches!(refused, SignInError::NotOffered(_)), "{refused:?}");
+        let stored = sign_in(&config(true), " Ana@Acme.test", Utc::now()).expect("offered");
+        assert_eq!(stored.provider, DEMO_PROVIDER);
+        assert_eq!(stored.email.as_deref(), Some("ana@acme.test"));
+        assert_eq!(stored.uid, demo_uid("ana@acme.test"));
+        assert!(stored.refresh_token.is_none());
+    }
+
+    #[test]
+    fn a_demo_sign_in_needs_an_email_address() {
+        for typed in ["", "ana", "@acme.test", "ana@localhost"] {
+            assert!(
+                sign_in(&config(true), typed, Utc::now()).is_err(),
+                "{typed:?}"
+            );
+        }
+    }
+
     #[test]
     fn a_minted_token_has_the_readme_shape() {
         let now = DateTime::from_timestamp(1_800_000_000, 0).expect("a time");

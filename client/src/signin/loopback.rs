@@ -26,15 +26,20 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A listener on the loopback interface for one browser sign-in.
 pub struct Loopback {
+    /// Bound to 127.0.0.1 only: nothing beyond this machine can answer the sign-in.
     listener: TcpListener,
+    /// `http://127.0.0.1:<port>`.
     base: String,
+    /// The emulator's page, when the sign-in is the emulator's.
     relay: Option<EmulatorRelay>,
 }
 
 /// The Firebase Auth Emulator's fake-provider page, served through the loopback.
 #[derive(Clone)]
 struct EmulatorRelay {
+    /// `http://<FIREBASE_AUTH_EMULATOR_HOST>`.
     origin: String,
+    /// Fetches the page.
     http: reqwest::Client,
     /// The session-storage key the page keeps its answer under.
     storage_key: String,
@@ -42,10 +47,14 @@ struct EmulatorRelay {
 
 /// What a connection's handler shares.
 struct Shared {
+    /// The sign-in whose state a redirect must carry.
     flow: IdpSignIn,
+    /// `http://127.0.0.1:<port>`, to rebuild the whole redirect URL.
     base: String,
+    /// The emulator's page, when the sign-in is the emulator's.
     relay: Option<EmulatorRelay>,
-    answers: mpsc::Sender<String>,
+    /// The redirect that answers the sign-in (its URL), or the provider's refusal.
+    answers: mpsc::Sender<Result<String, SignInError>>,
 }
 
 impl Loopback {
@@ -98,7 +107,7 @@ impl Loopback {
                     let shared = shared.clone();
                     tokio::spawn(async move { serve(stream, &shared).await });
                 }
-                Some(url) = answered.recv() => return Ok(url),
+                Some(answer) = answered.recv() => return answer,
             }
         }
     }
@@ -118,7 +127,7 @@ async fn serve(mut stream: TcpStream, shared: &Shared) {
             let url = format!("{}{target}", shared.base);
             match shared.flow.check_redirect(&url) {
                 Ok(Redirect::Answer) => {
-                    let _ = shared.answers.send(url).await;
+                    let _ = shared.answers.send(Ok(url)).await;
                     (
                         200,
                         page(
@@ -126,6 +135,11 @@ async fn serve(mut stream: TcpStream, shared: &Shared) {
                             "You are signed in. You can close this tab and return to the terminal.",
                         ),
                     )
+                }
+                Ok(Redirect::Refused(why)) => {
+                    let page = page("Not signed in", &why);
+                    let _ = shared.answers.send(Err(SignInError::Abandoned(why))).await;
+                    (200, page)
                 }
                 Ok(Redirect::Empty) => match &shared.relay {
                     Some(relay) => (200, bridge_page(&relay.storage_key)),
@@ -240,4 +254,112 @@ fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::api::AuthConfigResponse;
+
+    use super::*;
+
+    /// A toolkit for an emulator nobody runs: starting a flow against it makes no call.
+    fn toolkit() -> IdentityToolkit {
+        IdentityToolkit::new(
+            reqwest::Client::new(),
+            AuthConfigResponse {
+                project_id: "demo-coditect".into(),
+                tenant_id: None,
+                api_key: "fake-api-key".into(),
+                identity_toolkit_url: "http://127.0.0.1:9/identitytoolkit.googleapis.com".into(),
+                secure_token_url: "http://127.0.0.1:9/securetoken.googleapis.com".into(),
+                providers: vec![],
+                emulator: true,
+                demo_sign_in: false,
+            },
+        )
+    }
+
+    /// `GET target` on `base`; the status line and the body.
+    async fn get(base: &str, target: &str) -> String {
+        let address = base.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).await.expect("connects");
+        let request = format!("GET {target} HTTP/1.1\r\nhost: {address}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("sent");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("answered");
+        answer
+    }
+
+    #[tokio::test]
+    async fn the_listener_waits_past_strangers_and_returns_the_redirect_with_its_state() {
+        let toolkit = toolkit();
+        let loopback = Loopback::bind(&toolkit, &reqwest::Client::new())
+            .await
+            .expect("binds");
+        let base = loopback.base_url().to_owned();
+        let flow = IdpSignIn::start(&toolkit, "github.com", &base)
+            .await
+            .expect("starts");
+        let state = flow
+            .continue_uri()
+            .split("state=")
+            .nth(1)
+            .expect("a state")
+            .to_owned();
+        let waiting = tokio::spawn(async move { loopback.receive(&flow).await });
+
+        // A browser's idle pre-connection, and a redirect of some other sign-in.
+        let idle = TcpStream::connect(base.trim_start_matches("http://"))
+            .await
+            .expect("connects");
+        let stranger = get(
+            &base,
+            "/callback?state=00000000000000000000000000000000&code=x",
+        )
+        .await;
+        assert!(stranger.starts_with("HTTP/1.1 400"), "{stranger}");
+        assert!(!waiting.is_finished(), "still waiting for its own redirect");
+
+        let target = format!("/callback?state={state}&code=4%2Fabc");
+        let answer = get(&base, &target).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.contains("You can close this tab"), "{answer}");
+        let received = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("answered in time")
+            .expect("joins")
+            .expect("the redirect");
+        assert_eq!(received, format!("{base}{target}"));
+        drop(idle);
+    }
+
+    #[tokio::test]
+    async fn a_refusal_with_its_state_ends_the_wait_with_the_reason() {
+        let toolkit = toolkit();
+        let loopback = Loopback::bind(&toolkit, &reqwest::Client::new())
+            .await
+            .expect("binds");
+        let base = loopback.base_url().to_owned();
+        let flow = IdpSignIn::start(&toolkit, "google.com", &base)
+            .await
+            .expect("starts");
+        let redirect = flow.continue_uri().trim_start_matches(&base).to_owned();
+        let waiting = tokio::spawn(async move { loopback.receive(&flow).await });
+
+        let page = get(&base, &format!("{redirect}&error=access_denied")).await;
+
+        assert!(page.contains("access_denied"), "{page}");
+        let refused = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("ends in time")
+            .expect("joins")
+            .expect_err("a refusal");
+        assert!(refused.to_string().contains("access_denied"), "{refused}");
+    }
+
+    #[test]
+    fn the_bridge_page_cannot_be_closed_by_its_key() {
+        let page = bridge_page("</script><script>alert(1)</script>:coditect-license");
+        assert!(!page.contains("</script><script>alert"), "{page}");
+    }
 }

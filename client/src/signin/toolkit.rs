@@ -45,7 +45,9 @@ impl std::fmt::Debug for TokenGrant {
 /// The Identity Toolkit and Secure Token APIs of one deployment's project.
 #[derive(Debug, Clone)]
 pub struct IdentityToolkit {
+    /// The licensing client's connection pool.
     http: reqwest::Client,
+    /// Endpoints, API key, tenant, as the licensing service gave them.
     config: AuthConfigResponse,
 }
 

@@ -9,9 +9,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PasswordRequest<'a> {
+    /// The account's email.
     pub(crate) email: &'a str,
+    /// Its password (sent to Identity Platform only, never stored).
     pub(crate) password: &'a str,
+    /// Asks for an ID token and a refresh token in the answer.
     pub(crate) return_secure_token: bool,
+    /// The Identity Platform tenant, when multi-tenancy is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) tenant_id: Option<&'a str>,
 }
@@ -20,8 +24,11 @@ pub(crate) struct PasswordRequest<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CreateAuthUriRequest<'a> {
+    /// `google.com` or `github.com`.
     pub(crate) provider_id: &'a str,
+    /// Where the provider sends the browser back: the loopback listener, with the state nonce.
     pub(crate) continue_uri: &'a str,
+    /// The Identity Platform tenant, when multi-tenancy is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) tenant_id: Option<&'a str>,
 }
@@ -40,10 +47,15 @@ pub(crate) struct CreateAuthUriResponse {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SignInWithIdpRequest<'a> {
+    /// The whole URL the provider redirected to (its code or token in the query or fragment).
     pub(crate) request_uri: &'a str,
+    /// `createAuthUri`'s session, which ties the redirect to that request.
     pub(crate) session_id: &'a str,
+    /// Asks for an ID token and a refresh token in the answer.
     pub(crate) return_secure_token: bool,
+    /// Answers an account conflict in the body (`errorMessage`) rather than as an error.
     pub(crate) return_idp_credential: bool,
+    /// The Identity Platform tenant, when multi-tenancy is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) tenant_id: Option<&'a str>,
 }
@@ -52,10 +64,14 @@ pub(crate) struct SignInWithIdpRequest<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SignInResponse {
+    /// The account's uid.
     pub(crate) local_id: String,
+    /// The account's email; a GitHub account may have none.
     #[serde(default)]
     pub(crate) email: Option<String>,
+    /// The ID token the licensing service accepts.
     pub(crate) id_token: String,
+    /// Exchanged for later ID tokens.
     pub(crate) refresh_token: String,
     /// Seconds, as a string.
     pub(crate) expires_in: String,
@@ -69,12 +85,14 @@ pub(crate) struct SignInResponse {
 /// (Secure Token answers the same shape).
 #[derive(Deserialize)]
 pub(crate) struct ErrorBody {
+    /// What was refused.
     pub(crate) error: ErrorDetail,
 }
 
 /// The `error` member of a refusal.
 #[derive(Deserialize)]
 pub(crate) struct ErrorDetail {
+    /// The code, sometimes with an explanation: `WEAK_PASSWORD : Password should be …`.
     #[serde(default)]
     pub(crate) message: String,
 }
@@ -82,16 +100,21 @@ pub(crate) struct ErrorDetail {
 /// `v1/token` with `grant_type=refresh_token` (form-encoded).
 #[derive(Serialize)]
 pub(crate) struct RefreshRequest<'a> {
+    /// Always `refresh_token`.
     pub(crate) grant_type: &'static str,
+    /// The stored refresh token.
     pub(crate) refresh_token: &'a str,
 }
 
 /// The answer of `v1/token`.
 #[derive(Deserialize)]
 pub(crate) struct RefreshResponse {
+    /// The new ID token.
     pub(crate) id_token: String,
+    /// The refresh token to keep (Identity Platform may hand out a new one).
     pub(crate) refresh_token: String,
     /// Seconds, as a string.
     pub(crate) expires_in: String,
+    /// The account's uid, checked against the stored one.
     pub(crate) user_id: String,
 }
