@@ -37,13 +37,13 @@ impl Tmux {
         tmux
     }
 
-    /// The screen as it is now.
+    /// The screen as it is now, lines the terminal wrapped joined again.
     ///
     /// # Panics
     /// When tmux cannot be asked.
     pub fn screen(&self) -> String {
         let captured = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .args(["-L", &self.socket, "capture-pane", "-p", "-J"])
             .output()
             .expect("capture-pane");
         String::from_utf8_lossy(&captured.stdout).into_owned()

@@ -2,61 +2,14 @@
 //! `capture-pane`): a spinner while the acquire takes a moment, gone once the command runs; and a
 //! denial that reads as sentences.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use integration_tests::server::Backends;
+use integration_tests::terminal::Tmux;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{Cli, eventually, server};
-
-/// A tmux server of the test's own, killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    /// Runs `shell_command` in a fresh 160×40 terminal.
-    fn start(shell_command: &str) -> Self {
-        let tmux = Self {
-            socket: format!("coditect-{}", uuid::Uuid::new_v4().simple()),
-        };
-        let started = Command::new("tmux")
-            .args([
-                "-L",
-                &tmux.socket,
-                "new-session",
-                "-d",
-                "-x",
-                "160",
-                "-y",
-                "40",
-            ])
-            .arg(format!("{shell_command}; sleep 60"))
-            .status()
-            .expect("tmux runs");
-        assert!(started.success(), "tmux starts");
-        tmux
-    }
-
-    /// The screen as it is now, lines the terminal wrapped joined again.
-    fn screen(&self) -> String {
-        let captured = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-J"])
-            .output()
-            .expect("capture-pane");
-        String::from_utf8_lossy(&captured.stdout).into_owned()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
-}
 
 /// `cli`'s environment and `args` as one shell command line.
 fn shell_line(cli: &Cli, url: &str, args: &str) -> String {
