@@ -90,7 +90,9 @@ async fn racing_clients_never_exceed_the_seats_on_the_embedded_default() {
         "40 clients for 6 seats must meet a full pool"
     );
     assert!(
-        http.of(Endpoint::Acquire).errors.contains_key("rate_limited"),
+        http.of(Endpoint::Acquire)
+            .errors
+            .contains_key("rate_limited"),
         "40 clients retrying every 20-60 ms for 3 s exceed the default limits"
     );
 }

@@ -268,5 +268,8 @@ fn a_rate_of_zero_turns_that_limit_off_and_a_zero_window_is_refused() {
     );
     assert_eq!(limits.release(), None);
     let err = config(&[("RATE_LIMIT_WINDOW_SECONDS", "0")]).expect_err("must fail");
-    assert!(err.to_string().contains("RATE_LIMIT_WINDOW_SECONDS"), "{err}");
+    assert!(
+        err.to_string().contains("RATE_LIMIT_WINDOW_SECONDS"),
+        "{err}"
+    );
 }

@@ -105,7 +105,11 @@ pub fn gcra(tat_us: Option<i64>, rate: Rate, now_us: i64) -> Result<i64, i64> {
     let interval = rate.interval_us();
     let tat = tat_us.unwrap_or(now_us).max(now_us);
     let wait = tat + interval - now_us - rate.window_us();
-    if wait > 0 { Err(wait) } else { Ok(tat + interval) }
+    if wait > 0 {
+        Err(wait)
+    } else {
+        Ok(tat + interval)
+    }
 }
 
 #[cfg(test)]

@@ -239,11 +239,8 @@ impl SeatStore for RedisSeats {
             .acquire
             .key(&self.pool_keys(request.license_id)[..])
             .key(
-                &lua::acquire_limit_keys(
-                    &self.prefix,
-                    request.license_id,
-                    &request.session.holder,
-                )[..],
+                &lua::acquire_limit_keys(&self.prefix, request.license_id, &request.session.holder)
+                    [..],
             )
             .arg(request.max_seats)
             .arg(request.ttl.as_millis() as u64)
@@ -307,7 +304,11 @@ impl SeatStore for RedisSeats {
         let released: i64 = self
             .release
             .key(&self.pool_keys(license)[..])
-            .key(lua::release_limit_key(&self.prefix, license, &request.machine))
+            .key(lua::release_limit_key(
+                &self.prefix,
+                license,
+                &request.machine,
+            ))
             .arg(&request.session_id)
             .arg(calls)
             .arg(window)

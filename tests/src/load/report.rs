@@ -162,7 +162,10 @@ fn refusals_line(out: &mut String, side: &str, report: &SideReport) {
         return;
     }
     let share = |n: u64| 100.0 * n as f64 / acquire.count.max(1) as f64;
-    let (denied, limited) = (acquire.answered(SEATS_EXHAUSTED), acquire.answered(RATE_LIMITED));
+    let (denied, limited) = (
+        acquire.answered(SEATS_EXHAUSTED),
+        acquire.answered(RATE_LIMITED),
+    );
     let _ = writeln!(
         out,
         "refusals ({side}): acquire {} calls, {denied} denied ({:.1} %), {limited} rate-limited          ({:.1} %); release {} rate-limited",

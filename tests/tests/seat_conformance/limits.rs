@@ -153,7 +153,11 @@ async fn a_limited_acquire_takes_no_seat_and_counts_no_denial(seats: Arc<dyn Sea
         .filter(|e| e.kind == SeatEventKind::Denied)
         .map(|e| (e.data.expect("denial data").holder, e.count))
         .collect();
-    assert_eq!(denials, vec![(third.holder, 1)], "limited calls are no denials");
+    assert_eq!(
+        denials,
+        vec![(third.holder, 1)],
+        "limited calls are no denials"
+    );
 }
 
 async fn a_machine_renewing_its_seat_is_never_refused_by_the_license_limit(
@@ -204,7 +208,10 @@ async fn after_one_interval_exactly_one_more_call_passes(seats: Arc<dyn SeatStor
         granted(acquire_with(&*seats, license, 1, &machine, limits).await);
     }
     let refused = limited(&acquire_with(&*seats, license, 1, &machine, limits).await);
-    assert!(refused.retry_after <= Duration::from_millis(300), "{refused:?}");
+    assert!(
+        refused.retry_after <= Duration::from_millis(300),
+        "{refused:?}"
+    );
 
     // Act: wait what the store said, and a little more for the two clocks.
     tokio::time::sleep(refused.retry_after + Duration::from_millis(5)).await;
@@ -322,7 +329,8 @@ async fn releases_of_a_gone_seat_are_limited_per_machine_and_freeing_a_seat_neve
     let limit = per_minute(2);
     let machine = stranger();
     let key = format!("{}:{}", machine.user, "fph-of-this-machine");
-    let first = granted(acquire_with(&*seats, license, 1, &machine, AcquireLimits::default()).await);
+    let first =
+        granted(acquire_with(&*seats, license, 1, &machine, AcquireLimits::default()).await);
 
     // Act
     let freed = release_with(&*seats, license, &first.id, &key, limit).await;

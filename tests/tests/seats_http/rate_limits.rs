@@ -27,7 +27,12 @@ integration_tests::on_both_backends!(
 /// wait.
 #[track_caller]
 fn rate_limited(reply: &Reply) -> u64 {
-    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "{}", reply.text);
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.text
+    );
     assert_eq!(reply.content_type(), "application/problem+json");
     assert_eq!(reply.code(), Some(ProblemCode::RateLimited));
     assert!(reply.problem().detail.contains("wait"), "{}", reply.text);
@@ -77,7 +82,11 @@ async fn a_storm_from_one_machine_gets_429_after_the_limit_and_other_machines_ar
         assert_ne!(answer.json::<AcquireResponse>().session_id, seat);
     }
     let held = server.local.seats.holders(license_of(&storm[0])).await;
-    assert_eq!(held.expect("holders").len(), 3, "a limited call takes no seat");
+    assert_eq!(
+        held.expect("holders").len(),
+        3,
+        "a limited call takes no seat"
+    );
 }
 
 async fn seatless_machines_are_limited_by_the_license_while_its_holder_keeps_renewing(
@@ -102,7 +111,10 @@ async fn seatless_machines_are_limited_by_the_license_while_its_holder_keeps_ren
     // Assert: the license's two remaining calls were denials, the rest limited; the holder kept
     // its seat; the audit counts the two denials only.
     let statuses: Vec<StatusCode> = others.iter().map(|a| a.status).collect();
-    assert_eq!(&statuses[..2], &[StatusCode::CONFLICT, StatusCode::CONFLICT]);
+    assert_eq!(
+        &statuses[..2],
+        &[StatusCode::CONFLICT, StatusCode::CONFLICT]
+    );
     for answer in &others[2..] {
         rate_limited(answer);
         assert!(answer.problem().detail.contains("Machines without a seat"));
@@ -110,7 +122,10 @@ async fn seatless_machines_are_limited_by_the_license_while_its_holder_keeps_ren
     assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.text);
     let renewed = renewed.json::<AcquireResponse>();
     assert!(renewed.renewed);
-    assert_eq!(renewed.session_id, held.json::<AcquireResponse>().session_id);
+    assert_eq!(
+        renewed.session_id,
+        held.json::<AcquireResponse>().session_id
+    );
     let denied: u64 = server
         .local
         .store
@@ -161,9 +176,7 @@ async fn releasing_a_gone_seat_over_and_over_is_limited_after_the_seat_was_freed
     assert!(held.expect("holders").is_empty());
 }
 
-async fn clients_that_behave_as_the_cli_does_never_see_429_under_the_defaults(
-    backends: Backends,
-) {
+async fn clients_that_behave_as_the_cli_does_never_see_429_under_the_defaults(backends: Backends) {
     // Arrange: the defaults; a 5-seat license and eight machines, all starting at once.
     let Some((server, owner, tenant)) = owner_on(backends, FAST).await else {
         return;
