@@ -159,13 +159,18 @@ fn rate_limited(config: &Config, license: &License, limited: &Limited) -> ApiErr
     tracing::info!(license = %license.id, scope = ?limited.scope, "acquire rate-limited");
     Problem::rate_limited(limited, |wait| match limited.scope {
         LimitScope::Machine => format!(
-            "This machine asked for a seat more than {} times in {window} s; wait {wait} s              (Retry-After) before asking again. One run of the CLI needs one request.",
+            "This machine asked for a seat more than {} times in {window} s; wait {wait} s \
+             (Retry-After) before asking again. One run of the CLI needs one request.",
             limits.acquire_per_machine
         ),
         LimitScope::License => format!(
-            "Machines without a seat asked for one of your organisation's {} seats more than {}              times in {window} s; wait {wait} s (Retry-After) before asking again. Machines that              hold a seat keep it.",
+            "Machines without a seat asked for one of your organisation's {} seats more than {} \
+             times in {window} s; wait {wait} s (Retry-After) before asking again. Machines that \
+             hold a seat keep it.",
             license.seats(),
-            limits.acquire_per_seat.saturating_mul(license.seats().max(1))
+            limits
+                .acquire_per_seat
+                .saturating_mul(license.seats().max(1))
         ),
     })
     .into()

@@ -73,7 +73,8 @@ async fn release(State(state): State<ReleaseState>, headers: HeaderMap) -> ApiRe
         Released::Freed | Released::Gone => Ok(StatusCode::NO_CONTENT),
         Released::Limited(limited) => Err(Problem::rate_limited(&limited, |wait| {
             format!(
-                "This seat is already free, and this machine released seats that were already                  free more than {} times in {} s; wait {wait} s (Retry-After) before trying again.",
+                "This seat is already free, and this machine released seats that were already \
+                 free more than {} times in {} s; wait {wait} s (Retry-After) before trying again.",
                 limits.release_per_machine,
                 limits.window.as_secs()
             )

@@ -168,7 +168,8 @@ fn refusals_line(out: &mut String, side: &str, report: &SideReport) {
     );
     let _ = writeln!(
         out,
-        "refusals ({side}): acquire {} calls, {denied} denied ({:.1} %), {limited} rate-limited          ({:.1} %); release {} rate-limited",
+        "refusals ({side}): acquire {} calls, {denied} denied ({:.1} %), {limited} rate-limited \
+         ({:.1} %); release {} rate-limited",
         acquire.count,
         share(denied),
         share(limited),

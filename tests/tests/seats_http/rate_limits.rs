@@ -35,7 +35,11 @@ fn rate_limited(reply: &Reply) -> u64 {
     );
     assert_eq!(reply.content_type(), "application/problem+json");
     assert_eq!(reply.code(), Some(ProblemCode::RateLimited));
-    assert!(reply.problem().detail.contains("wait"), "{}", reply.text);
+    let detail = reply.problem().detail;
+    assert!(
+        detail.contains("wait") && !detail.contains("  "),
+        "{detail}"
+    );
     reply.headers["retry-after"]
         .to_str()
         .expect("text")
