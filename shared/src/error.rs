@@ -90,6 +90,21 @@ impl Problem {
         self.retry_after = Some(seconds);
         self
     }
+
+    /// The 429 `rate_limited` of a call a seat store's limit refused, with `Retry-After`; the
+    /// detail is `detail`, given the seconds to wait.
+    pub fn rate_limited(
+        limited: &crate::seats::Limited,
+        detail: impl FnOnce(u64) -> String,
+    ) -> Self {
+        let wait = limited.retry_after_seconds();
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ProblemCode::RateLimited,
+            detail(wait),
+        )
+        .retry_after(wait)
+    }
 }
 
 impl From<Problem> for ApiError {

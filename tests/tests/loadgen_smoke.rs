@@ -1,5 +1,6 @@
 //! A few seconds of the load generator, in process, as part of the test suite: clients racing for
-//! too few seats must never hold more than the cap, and nothing may fail except `seats_exhausted`.
+//! too few seats must never hold more than the cap, and nothing may fail except `seats_exhausted`
+//! and, with the default rate limits on in `contention`, `rate_limited`.
 //! The embedded default always runs; PostgreSQL + Redis (with the raw Redis baseline) when
 //! `DATABASE_URL` and `REDIS_URL` are set, and always in CI.
 //!
@@ -27,6 +28,7 @@ fn contention() -> Scenario {
         heartbeat_interval: ms(50),
         heartbeats_per_session: Some(3),
         backoff: (ms(20), ms(60)),
+        rate_limits: true,
         ramp: ms(100),
     };
     scenario
@@ -86,6 +88,12 @@ async fn racing_clients_never_exceed_the_seats_on_the_embedded_default() {
             .errors
             .contains_key("seats_exhausted"),
         "40 clients for 6 seats must meet a full pool"
+    );
+    assert!(
+        http.of(Endpoint::Acquire)
+            .errors
+            .contains_key("rate_limited"),
+        "40 clients retrying every 20-60 ms for 3 s exceed the default limits"
     );
 }
 

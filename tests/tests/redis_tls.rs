@@ -265,6 +265,7 @@ async fn with_the_ca_a_seat_is_acquired_heartbeated_and_released() {
         max_seats: 1,
         ttl: Duration::from_secs(60),
         session: SessionData::new(Uuid::new_v4(), Uuid::new_v4(), "ab12", "tls-host", None),
+        limits: Default::default(),
     };
     let acquired = bounded("acquire", seats.acquire(&request, "session-1"))
         .await

@@ -43,6 +43,10 @@ async fn sigterm_under_load_leaves_every_acknowledged_seat_event_in_the_audit_ta
             .env("PORT", port.to_string())
             .env("DATA_DIR", &data_dir.0)
             .env("CLEANUP_INTERVAL_SECONDS", "3600")
+            // The machines storm on purpose, to produce events; limits would answer most 429.
+            .env("ACQUIRE_RATE_PER_MACHINE", "0")
+            .env("ACQUIRE_RATE_PER_SEAT", "0")
+            .env("RELEASE_RATE_PER_MACHINE", "0")
             .env("LOG_LEVEL", "warn")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -5,6 +5,10 @@
 //! no license or it is suspended, canceled or expired, then one atomic seat-store step grants a seat,
 //! returns the caller's existing one for this machine, or answers that the pool is full. A granted
 //! seat comes with a signed lease.
+//!
+//! The same step checks the rate limits (`ACQUIRE_RATE_PER_MACHINE`, `ACQUIRE_RATE_PER_SEAT`): a
+//! limited call answers 429 `rate_limited` with `Retry-After`, takes no seat, counts as no denial
+//! and signs nothing.
 
 mod license_cache;
 mod request;
@@ -25,7 +29,9 @@ use shared::error::{ApiError, ApiResult, Problem};
 use shared::identity::IdTokenVerifier;
 use shared::leases::signing::LeaseSigner;
 use shared::leases::{LeaseClaims, fingerprint_hash};
-use shared::seats::{Acquired, SeatRequest, SeatStore, SessionData, new_session_id};
+use shared::seats::{
+    Acquired, LimitScope, Limited, SeatRequest, SeatStore, SessionData, new_session_id,
+};
 use shared::serving::auth::BearerToken;
 use shared::serving::{Json, Readiness, service_router};
 use shared::store::Store;
@@ -108,6 +114,7 @@ async fn acquire(
             &body.hostname,
             body.client_version.clone(),
         ),
+        limits: state.config.rate_limits.acquire(license.seats()),
     };
     match state.seats.acquire(&request, &new_session_id()).await? {
         Acquired::Granted {
@@ -141,7 +148,32 @@ async fn acquire(
             in_use,
             next_expiry_ms,
         } => Err(seats_exhausted(&state, &user, &license, in_use, next_expiry_ms, now).await),
+        Acquired::Limited(limited) => Err(rate_limited(&state.config, &license, &limited)),
     }
+}
+
+/// The 429 of a limited acquire, saying which limit and what to do.
+fn rate_limited(config: &Config, license: &License, limited: &Limited) -> ApiError {
+    let limits = config.rate_limits;
+    let window = limits.window.as_secs();
+    tracing::info!(license = %license.id, scope = ?limited.scope, "acquire rate-limited");
+    Problem::rate_limited(limited, |wait| match limited.scope {
+        LimitScope::Machine => format!(
+            "This machine asked for a seat more than {} times in {window} s; wait {wait} s \
+             (Retry-After) before asking again. One run of the CLI needs one request.",
+            limits.acquire_per_machine
+        ),
+        LimitScope::License => format!(
+            "Machines without a seat asked for one of your organisation's {} seats more than {} \
+             times in {window} s; wait {wait} s (Retry-After) before asking again. Machines that \
+             hold a seat keep it.",
+            license.seats(),
+            limits
+                .acquire_per_seat
+                .saturating_mul(license.seats().max(1))
+        ),
+    })
+    .into()
 }
 
 /// Why this license grants no seat at `now`, if it does not.

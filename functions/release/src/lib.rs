@@ -3,6 +3,10 @@
 //!
 //! Authorised by the lease alone, answered from the seat store alone. Idempotent: 204 whether the
 //! seat was held or already gone. A lease past its offline grace may still give its seat back.
+//!
+//! Releases of a seat that is already gone are rate-limited per machine (user + fingerprint hash
+//! of the lease, `RELEASE_RATE_PER_MACHINE`): past the limit they answer 429 `rate_limited` with
+//! `Retry-After`. A release that frees a seat is never limited.
 
 use std::sync::Arc;
 
@@ -12,9 +16,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::delete;
 use shared::backends::Backends;
 use shared::config::Config;
-use shared::error::ApiResult;
+use shared::error::{ApiResult, Problem};
 use shared::leases::verifying::RememberedLeases;
-use shared::seats::SeatStore;
+use shared::seats::{ReleaseRequest, Released, SeatStore};
 use shared::serving::auth::{Expiry, lease_claims};
 use shared::serving::{Readiness, service_router};
 
@@ -56,7 +60,25 @@ pub fn router(state: ReleaseState) -> Router {
 
 async fn release(State(state): State<ReleaseState>, headers: HeaderMap) -> ApiResult<StatusCode> {
     let (claims, license) = lease_claims(&state.leases, &headers, Expiry::Ignore)?;
-    let released = state.seats.release(license, &claims.sid).await?;
-    tracing::info!(%license, session = %claims.sid, released, "seat release");
-    Ok(StatusCode::NO_CONTENT)
+    let limits = state.config.rate_limits;
+    let request = ReleaseRequest {
+        license_id: license,
+        machine: format!("{}:{}", claims.sub, claims.fph),
+        session_id: claims.sid,
+        limit: limits.release(),
+    };
+    let released = state.seats.release_from(&request).await?;
+    tracing::info!(%license, session = %request.session_id, ?released, "seat release");
+    match released {
+        Released::Freed | Released::Gone => Ok(StatusCode::NO_CONTENT),
+        Released::Limited(limited) => Err(Problem::rate_limited(&limited, |wait| {
+            format!(
+                "This seat is already free, and this machine released seats that were already \
+                 free more than {} times in {} s; wait {wait} s (Retry-After) before trying again.",
+                limits.release_per_machine,
+                limits.window.as_secs()
+            )
+        })
+        .into()),
+    }
 }

@@ -28,6 +28,9 @@ pub enum ProblemCode {
     SeatsExhausted,
     /// Heartbeat of a seat that expired or was released: acquire again (404).
     SessionNotFound,
+    /// Too many calls from this machine, or from this license's machines without a seat: wait
+    /// `Retry-After` seconds and try again (429). Nothing changed: no seat taken, none freed.
+    RateLimited,
     /// The caller's role may not do this (403).
     Forbidden,
     /// A Stripe webhook delivery's `Stripe-Signature` is missing, malformed, stale or does not
@@ -73,6 +76,7 @@ impl ProblemCode {
             Self::LicenseExpired => "license_expired",
             Self::SeatsExhausted => "seats_exhausted",
             Self::SessionNotFound => "session_not_found",
+            Self::RateLimited => "rate_limited",
             Self::Forbidden => "forbidden",
             Self::InvalidSignature => "invalid_signature",
             Self::BillingNotConfigured => "billing_not_configured",
@@ -194,6 +198,7 @@ mod tests {
             ProblemCode::LicenseExpired,
             ProblemCode::SeatsExhausted,
             ProblemCode::SessionNotFound,
+            ProblemCode::RateLimited,
             ProblemCode::Forbidden,
             ProblemCode::InvalidSignature,
             ProblemCode::BillingNotConfigured,

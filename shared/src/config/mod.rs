@@ -6,6 +6,7 @@
 //! The README's configuration table lists every variable read here.
 
 mod leases;
+mod limits;
 mod sign_in;
 mod vars;
 
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use leases::{LeasePublicKeys, LeaseSigningKey};
+pub use limits::RateLimits;
 pub use sign_in::{EMULATOR_API_KEY, IDENTITY_TOOLKIT_URL, SECURE_TOKEN_URL, SignInConfig};
 
 pub use crate::leases::kms::KeyVersionName;
@@ -190,6 +192,8 @@ pub struct Config {
     /// Connections served at once (`MAX_CONNECTIONS`, default 10 000; lowered to fit the open-file
     /// limit); more wait in the listen backlog.
     pub max_connections: usize,
+    /// How often machines and licenses may call acquire and release ([`RateLimits`]).
+    pub rate_limits: RateLimits,
     /// Stripe: webhook secrets, the price table, the grace, the API (`crate::billing::config`).
     pub billing: crate::billing::BillingConfig,
 }
@@ -307,6 +311,7 @@ impl Config {
                 n => n,
             },
             data_dir,
+            rate_limits: RateLimits::from_vars(&vars)?,
             billing: crate::billing::BillingConfig::from_vars(&vars)?,
         })
     }

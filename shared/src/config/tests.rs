@@ -282,3 +282,38 @@ fn a_real_project_signs_in_at_google_with_the_configured_api_key_only() {
         "https://securetoken.googleapis.com"
     );
 }
+
+#[test]
+fn rate_limits_default_to_ten_a_minute_per_machine_and_thirty_per_seat() {
+    let limits = config(&[]).expect("defaults parse").rate_limits;
+    assert_eq!(limits, RateLimits::default());
+    let minute = Duration::from_secs(60);
+    let acquire = limits.acquire(5);
+    assert_eq!(acquire.per_machine, crate::seats::Rate::new(10, minute));
+    assert_eq!(acquire.per_license, crate::seats::Rate::new(150, minute));
+    assert_eq!(limits.release(), crate::seats::Rate::new(10, minute));
+}
+
+#[test]
+fn a_rate_of_zero_turns_that_limit_off_and_a_zero_window_is_refused() {
+    let limits = config(&[
+        ("ACQUIRE_RATE_PER_MACHINE", "0"),
+        ("ACQUIRE_RATE_PER_SEAT", "2"),
+        ("RELEASE_RATE_PER_MACHINE", "0"),
+        ("RATE_LIMIT_WINDOW_SECONDS", "10"),
+    ])
+    .expect("parses")
+    .rate_limits;
+    let acquire = limits.acquire(3);
+    assert_eq!(acquire.per_machine, None);
+    assert_eq!(
+        acquire.per_license,
+        crate::seats::Rate::new(6, Duration::from_secs(10))
+    );
+    assert_eq!(limits.release(), None);
+    let err = config(&[("RATE_LIMIT_WINDOW_SECONDS", "0")]).expect_err("must fail");
+    assert!(
+        err.to_string().contains("RATE_LIMIT_WINDOW_SECONDS"),
+        "{err}"
+    );
+}

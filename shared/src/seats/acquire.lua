@@ -1,7 +1,18 @@
--- Acquire a seat (after prune.lua). ARGV: max_seats, ttl_ms, holder, new session id, session JSON.
--- Returns {'renewed'|'granted', session, expires_at_ms, in_use} or {'full', in_use, earliest_expiry_ms}.
+-- Acquire a seat (after prune.lua and rate.lua). ARGV: max_seats, ttl_ms, holder, new session id,
+-- session JSON, then the limits: per-machine calls and window (µs), per-license calls and window
+-- (0 = off). KEYS[6] the machine's limit, KEYS[7] the license's (see limits.rs).
+-- Returns {'renewed'|'granted', session, expires_at_ms, in_use}, {'full', in_use,
+-- earliest_expiry_ms} or {'limited', 'machine'|'license', wait_us}.
 local max_seats, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local holder, new_session, data = ARGV[3], ARGV[4], ARGV[5]
+
+-- A limited call changes nothing: no seat, no denial count, no limit charged. The machine's own
+-- limit applies to every call; the license's only to machines that hold no seat, so a machine
+-- renewing its seat is never shut out by its neighbours' storm.
+local machine_tat, machine_wait = rate_check(KEYS[6], tonumber(ARGV[6]), tonumber(ARGV[7]))
+if not machine_tat then
+  return {'limited', 'machine', string.format('%.0f', machine_wait)}
+end
 
 -- No TTL on the pool's keys: Redis deletes a sorted set or hash when its last member goes, and
 -- every member goes through prune or release, so an abandoned pool leaves nothing behind (and a
@@ -11,8 +22,16 @@ local existing = redis.call('HGET', holders, holder)
 if existing and redis.call('ZSCORE', seats, existing) then
   local expires = now + ttl
   redis.call('ZADD', seats, 'XX', expires, existing)
+  rate_take(KEYS[6], machine_tat)
   return {'renewed', existing, tostring(expires), tostring(redis.call('ZCARD', seats))}
 end
+
+local license_tat, license_wait = rate_check(KEYS[7], tonumber(ARGV[8]), tonumber(ARGV[9]))
+if not license_tat then
+  return {'limited', 'license', string.format('%.0f', license_wait)}
+end
+rate_take(KEYS[6], machine_tat)
+rate_take(KEYS[7], license_tat)
 
 local in_use = redis.call('ZCARD', seats)
 if in_use < max_seats then

@@ -7,6 +7,9 @@
 //!
 //! Like the Redis stream, the event log is never trimmed, and denials are counted per machine until
 //! [`SeatStore::flush_denials`] moves each count into the log as one event (see [`super`]).
+//!
+//! Rate limits keep their TATs in a map of their own ([`Buckets`]), locked after the pools' lock
+//! inside the same step; they outlive an idle pool, as the Redis keys do.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -16,9 +19,10 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use super::limits::gcra;
 use super::{
-    Acquired, Holder, SeatError, SeatEvent, SeatEventKind, SeatRequest, SeatResult, SeatStore,
-    SessionData,
+    Acquired, Holder, LimitScope, Limited, Rate, ReleaseRequest, Released, SeatError, SeatEvent,
+    SeatEventKind, SeatRequest, SeatResult, SeatStore, SessionData,
 };
 
 /// The in-process seat store.
@@ -27,6 +31,42 @@ pub struct EmbeddedSeats {
     pools: Mutex<HashMap<Uuid, Pool>>,
     /// Shared by every pool, because an idle pool is dropped and may come back.
     event_ids: EventIds,
+    /// The rate limits' state; always locked after `pools`.
+    buckets: Mutex<Buckets>,
+}
+
+/// Each rate limit's TAT in µs, keyed as the Redis keys are (`<license>:acquire:<holder>`, …).
+#[derive(Default)]
+struct Buckets {
+    tat_us: HashMap<String, i64>,
+    /// Entries after the last sweep: the map is swept of full buckets (TAT past) when it doubles.
+    swept_len: usize,
+}
+
+impl Buckets {
+    /// The TAT `rate` would move `key` to, or the limited answer; nothing is written.
+    fn check(
+        &self,
+        key: &str,
+        rate: Option<Rate>,
+        scope: LimitScope,
+        now_us: i64,
+    ) -> Result<Option<i64>, Limited> {
+        let Some(rate) = rate else { return Ok(None) };
+        gcra(self.tat_us.get(key).copied(), rate, now_us)
+            .map(Some)
+            .map_err(|wait| Limited::after_us(scope, wait))
+    }
+
+    /// Records a call [`Self::check`] let through.
+    fn take(&mut self, key: String, tat: Option<i64>, now_us: i64) {
+        let Some(tat) = tat else { return };
+        self.tat_us.insert(key, tat);
+        if self.tat_us.len() > 2 * self.swept_len + 1024 {
+            self.tat_us.retain(|_, tat| *tat > now_us);
+            self.swept_len = self.tat_us.len();
+        }
+    }
 }
 
 /// Event ids shaped like Redis stream ids, `<ms>-<sequence>`, increasing across the whole store.
@@ -192,12 +232,23 @@ impl EmbeddedSeats {
             .lock()
             .map_err(|_| SeatError::Other(anyhow!("seat store lock poisoned")))
     }
+
+    /// The rate limits' state; take it only while holding [`Self::lock`]'s guard.
+    fn lock_buckets(&self) -> SeatResult<MutexGuard<'_, Buckets>> {
+        self.buckets
+            .lock()
+            .map_err(|_| SeatError::Other(anyhow!("rate limit lock poisoned")))
+    }
 }
 
 fn now_ms() -> i64 {
+    now_us() / 1000
+}
+
+fn now_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
+        .map(|d| d.as_micros() as i64)
         .unwrap_or_default()
 }
 
@@ -208,16 +259,32 @@ impl SeatStore for EmbeddedSeats {
     }
 
     async fn acquire(&self, request: &SeatRequest, new_session_id: &str) -> SeatResult<Acquired> {
-        let now = now_ms();
+        let now_us = now_us();
+        let now = now_us / 1000;
         let ttl = request.ttl.as_millis() as i64;
         let mut pools = self.lock()?;
+        let mut buckets = self.lock_buckets()?;
         let pool = pools.entry(request.license_id).or_default();
         pool.prune(now, &self.event_ids);
         let holder = &request.session.holder;
+        let license = request.license_id;
+        // As acquire.lua: the machine's limit for every call, the license's for callers without
+        // a seat; a limited call changes nothing.
+        let machine_key = format!("{license}:acquire:{holder}");
+        let machine_tat = match buckets.check(
+            &machine_key,
+            request.limits.per_machine,
+            LimitScope::Machine,
+            now_us,
+        ) {
+            Ok(tat) => tat,
+            Err(limited) => return Ok(Acquired::Limited(limited)),
+        };
         if let Some(existing) = pool.holders.get(holder).cloned()
             && let Some((expires, _)) = pool.seats.get_mut(&existing)
         {
             *expires = now + ttl;
+            buckets.take(machine_key, machine_tat, now_us);
             return Ok(Acquired::Granted {
                 session_id: existing,
                 expires_at_ms: now + ttl,
@@ -225,6 +292,18 @@ impl SeatStore for EmbeddedSeats {
                 renewed: true,
             });
         }
+        let license_key = format!("{license}:acquire");
+        let license_tat = match buckets.check(
+            &license_key,
+            request.limits.per_license,
+            LimitScope::License,
+            now_us,
+        ) {
+            Ok(tat) => tat,
+            Err(limited) => return Ok(Acquired::Limited(limited)),
+        };
+        buckets.take(machine_key, machine_tat, now_us);
+        buckets.take(license_key, license_tat, now_us);
         let in_use = pool.seats.len() as u32;
         if in_use < request.max_seats {
             pool.seats.insert(
@@ -277,32 +356,41 @@ impl SeatStore for EmbeddedSeats {
         Ok(Some(*expires))
     }
 
-    async fn release(&self, license_id: Uuid, session_id: &str) -> SeatResult<bool> {
-        let now = now_ms();
+    async fn release_from(&self, request: &ReleaseRequest) -> SeatResult<Released> {
+        let now_us = now_us();
+        let now = now_us / 1000;
+        let (license_id, session_id) = (request.license_id, request.session_id.as_str());
         let mut pools = self.lock()?;
-        let Some(pool) = pools.get_mut(&license_id) else {
-            return Ok(false);
-        };
-        pool.prune(now, &self.event_ids);
-        let released = match pool.forget(session_id) {
-            Some((_, data)) => {
-                let id = self.event_ids.next(now);
-                pool.append(
-                    id,
-                    SeatEventKind::Released,
-                    session_id,
-                    Some(data),
-                    now,
-                    None,
-                );
-                true
-            }
-            None => false,
-        };
-        if pool.is_idle() {
+        let mut buckets = self.lock_buckets()?;
+        let freed = pools.get_mut(&license_id).and_then(|pool| {
+            pool.prune(now, &self.event_ids);
+            let (_, data) = pool.forget(session_id)?;
+            let id = self.event_ids.next(now);
+            pool.append(
+                id,
+                SeatEventKind::Released,
+                session_id,
+                Some(data),
+                now,
+                None,
+            );
+            Some(())
+        });
+        if pools.get(&license_id).is_some_and(Pool::is_idle) {
             pools.remove(&license_id);
         }
-        Ok(released)
+        if freed.is_some() {
+            return Ok(Released::Freed);
+        }
+        // As release.lua: only a release of a seat that is already gone is limited.
+        let key = format!("{license_id}:release:{}", request.machine);
+        match buckets.check(&key, request.limit, LimitScope::Machine, now_us) {
+            Ok(tat) => {
+                buckets.take(key, tat, now_us);
+                Ok(Released::Gone)
+            }
+            Err(limited) => Ok(Released::Limited(limited)),
+        }
     }
 
     async fn holders(&self, license_id: Uuid) -> SeatResult<Vec<Holder>> {

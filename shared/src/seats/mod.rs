@@ -21,6 +21,11 @@
 //! atomic step; [`SeatStore::flush_denials`] (called by cleanup) moves each count into the log as one
 //! `denied` event, so the counts stay exact and a storm costs one event per machine per cleanup run.
 //!
+//! **Rate limits** ([`limits`]): acquire checks the calling machine's limit and, for a machine that
+//! holds no seat, the license's; release checks the machine's limit when it finds the seat already
+//! gone. The check is part of the same atomic step, a refused call changes nothing (no seat, no
+//! denial count, no event) and answers [`Acquired::Limited`] / [`Released::Limited`].
+//!
 //! **What bounds the log while cleanup is down:** pending denial counts, one per distinct machine
 //! refused since the last flush, whatever the number of retries; grants, releases and expiries, at
 //! most one each per seat change, which only a client that really takes and gives back seats can
@@ -28,6 +33,7 @@
 
 pub mod cleanup;
 mod embedded;
+pub mod limits;
 mod redis;
 
 use std::time::Duration;
@@ -37,6 +43,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use embedded::EmbeddedSeats;
+pub use limits::{AcquireLimits, LimitScope, Limited, Rate};
 pub use redis::{RedisSeats, read_redis_ca, redis_client};
 
 /// Why a seat operation failed.
@@ -102,6 +109,33 @@ pub struct SeatRequest {
     pub ttl: Duration,
     /// Who asks, from which machine.
     pub session: SessionData,
+    /// How often this machine and this license may ask (none: unlimited).
+    pub limits: AcquireLimits,
+}
+
+/// A request to give a seat back.
+#[derive(Debug, Clone)]
+pub struct ReleaseRequest {
+    /// The license of the seat.
+    pub license_id: Uuid,
+    /// The seat.
+    pub session_id: String,
+    /// Who releases, from which machine (`user:fingerprint hash` from the lease): the key of its
+    /// release limit.
+    pub machine: String,
+    /// How often this machine may release a seat that is already gone (none: unlimited).
+    pub limit: Option<Rate>,
+}
+
+/// How a release ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Released {
+    /// The seat was held and is free now (never limited).
+    Freed,
+    /// The seat was already gone; nothing changed.
+    Gone,
+    /// The seat was already gone and this machine released gone seats too often.
+    Limited(Limited),
 }
 
 /// How an acquire ended.
@@ -125,6 +159,8 @@ pub enum Acquired {
         /// When the soonest-expiring seat frees if its holder stops heartbeating (ms).
         next_expiry_ms: i64,
     },
+    /// A rate limit refused the call before any seat decision; nothing changed.
+    Limited(Limited),
 }
 
 /// One live session, as shown to an admin.
@@ -203,7 +239,9 @@ pub trait SeatStore: Send + Sync + 'static {
     async fn ping(&self) -> SeatResult<()>;
 
     /// Prunes expired seats, then returns the caller's live session (renewed), a new one below the
-    /// cap, or `Full`. `new_session_id` is used only when a new seat is granted.
+    /// cap, or `Full`; `Limited` first when the request's limits refuse it (the machine's for any
+    /// caller, the license's for a caller without a live seat). `new_session_id` is used only when
+    /// a new seat is granted.
     async fn acquire(&self, request: &SeatRequest, new_session_id: &str) -> SeatResult<Acquired>;
 
     /// Extends a live session; `None` when it is gone or already past its expiry.
@@ -214,8 +252,21 @@ pub trait SeatStore: Send + Sync + 'static {
         ttl: Duration,
     ) -> SeatResult<Option<i64>>;
 
-    /// Frees a session; `false` when it was already gone.
-    async fn release(&self, license_id: Uuid, session_id: &str) -> SeatResult<bool>;
+    /// Frees a session; `Gone` when it was already gone, `Limited` instead when the request's
+    /// limit refuses another release of a gone seat by that machine.
+    async fn release_from(&self, request: &ReleaseRequest) -> SeatResult<Released>;
+
+    /// Frees a session without any limit (admins, removed members); `false` when it was already
+    /// gone.
+    async fn release(&self, license_id: Uuid, session_id: &str) -> SeatResult<bool> {
+        let request = ReleaseRequest {
+            license_id,
+            session_id: session_id.to_owned(),
+            machine: String::new(),
+            limit: None,
+        };
+        Ok(self.release_from(&request).await? == Released::Freed)
+    }
 
     /// The live sessions of a license, soonest-expiring first.
     async fn holders(&self, license_id: Uuid) -> SeatResult<Vec<Holder>>;
@@ -259,9 +310,12 @@ pub mod lua {
     /// Live holders with their data.
     pub const HOLDERS: &str = include_str!("holders.lua");
 
-    /// Acquire: prune, then reuse, grant or refuse.
+    /// The rate limit check of acquire and release (after [`PRUNE`]).
+    pub const RATE: &str = include_str!("rate.lua");
+
+    /// Acquire: prune, then check the limits, then reuse, grant or refuse.
     pub fn acquire() -> String {
-        format!("{PRUNE}\n{}", include_str!("acquire.lua"))
+        format!("{PRUNE}\n{RATE}\n{}", include_str!("acquire.lua"))
     }
 
     /// Moves pending denial counts into the event log.
@@ -276,9 +330,23 @@ pub mod lua {
             .map(|part| format!("{prefix}{{lic:{license}}}:{part}"))
     }
 
-    /// Release: prune, then remove.
+    /// The keys of acquire's limits, after [`pool_keys`]: the machine `holder`'s and the
+    /// license's, under the same hash tag.
+    pub fn acquire_limit_keys(prefix: &str, license: uuid::Uuid, holder: &str) -> [String; 2] {
+        [
+            format!("{prefix}{{lic:{license}}}:rate:acquire:{holder}"),
+            format!("{prefix}{{lic:{license}}}:rate:acquire"),
+        ]
+    }
+
+    /// The key of release's limit for `machine`, after [`pool_keys`].
+    pub fn release_limit_key(prefix: &str, license: uuid::Uuid, machine: &str) -> String {
+        format!("{prefix}{{lic:{license}}}:rate:release:{machine}")
+    }
+
+    /// Release: prune, then remove (or check the limit when the seat is gone).
     pub fn release() -> String {
-        format!("{PRUNE}\n{}", include_str!("release.lua"))
+        format!("{PRUNE}\n{RATE}\n{}", include_str!("release.lua"))
     }
 
     /// Reap: prune only.

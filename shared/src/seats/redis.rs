@@ -8,7 +8,10 @@
 //! - `{lic:<id>}:sessions`: hash, session id → [`SessionData`] JSON;
 //! - `{lic:<id>}:holders`: hash, `user:fingerprint` → session id (one seat per user per machine);
 //! - `{lic:<id>}:events`: stream of seat events waiting for [`super::cleanup`], never trimmed;
-//! - `{lic:<id>}:denials`: hash, `user:fingerprint` → that machine's pending denial count.
+//! - `{lic:<id>}:denials`: hash, `user:fingerprint` → that machine's pending denial count;
+//! - `{lic:<id>}:rate:acquire:<user:fingerprint>`, `{lic:<id>}:rate:acquire` and
+//!   `{lic:<id>}:rate:release:<user:fingerprint hash>`: the rate limits' TATs in µs
+//!   ([`super::limits`]), each expiring when its bucket is full again.
 //!
 //! With `REDIS_CA_CERT` the server's certificate is checked against that CA (Memorystore's
 //! in-transit encryption) instead of the system roots; see [`redis_client`].
@@ -28,7 +31,8 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::{
-    Acquired, Holder, SeatError, SeatEvent, SeatEventKind, SeatRequest, SeatResult, SeatStore, lua,
+    Acquired, Holder, LimitScope, Limited, Rate, ReleaseRequest, Released, SeatError, SeatEvent,
+    SeatEventKind, SeatRequest, SeatResult, SeatStore, lua,
 };
 
 /// How long one Redis command may take before the request answers `unavailable`.
@@ -200,6 +204,11 @@ async fn scan(conn: &mut ConnectionManager, pattern: &str) -> SeatResult<Vec<Str
     }
 }
 
+/// A limit as the scripts take it: calls and window in µs, `0 0` when off.
+fn limit_args(rate: Option<Rate>) -> (u32, i64) {
+    rate.map_or((0, 0), |rate| (rate.calls, rate.window_us()))
+}
+
 fn int(value: &str) -> SeatResult<i64> {
     // Redis answers scores as decimal text, sometimes with a fraction ("1.7e12" never occurs for
     // integer scores below 2^53, but be lenient).
@@ -224,14 +233,24 @@ impl SeatStore for RedisSeats {
         let mut conn = self.conn().await?;
         let data =
             serde_json::to_string(&request.session).map_err(|e| SeatError::Other(e.into()))?;
+        let (machine_calls, machine_window) = limit_args(request.limits.per_machine);
+        let (license_calls, license_window) = limit_args(request.limits.per_license);
         let reply: Vec<String> = self
             .acquire
             .key(&self.pool_keys(request.license_id)[..])
+            .key(
+                &lua::acquire_limit_keys(&self.prefix, request.license_id, &request.session.holder)
+                    [..],
+            )
             .arg(request.max_seats)
             .arg(request.ttl.as_millis() as u64)
             .arg(&request.session.holder)
             .arg(new_session_id)
             .arg(data)
+            .arg(machine_calls)
+            .arg(machine_window)
+            .arg(license_calls)
+            .arg(license_window)
             .invoke_async(&mut conn)
             .await
             .map_err(classify)?;
@@ -248,6 +267,12 @@ impl SeatStore for RedisSeats {
                 in_use: int(in_use)? as u32,
                 next_expiry_ms: int(earliest)?,
             }),
+            [kind, scope, wait] if kind == "limited" => {
+                let scope = LimitScope::parse(scope).ok_or_else(|| {
+                    SeatError::Other(anyhow!("acquire script answered limit scope {scope:?}"))
+                })?;
+                Ok(Acquired::Limited(Limited::after_us(scope, int(wait)?)))
+            }
             other => Err(SeatError::Other(anyhow!(
                 "acquire script answered {other:?}"
             ))),
@@ -272,16 +297,29 @@ impl SeatStore for RedisSeats {
         Ok((expires >= 0).then_some(expires))
     }
 
-    async fn release(&self, license_id: Uuid, session_id: &str) -> SeatResult<bool> {
+    async fn release_from(&self, request: &ReleaseRequest) -> SeatResult<Released> {
         let mut conn = self.conn().await?;
+        let (calls, window) = limit_args(request.limit);
+        let license = request.license_id;
         let released: i64 = self
             .release
-            .key(&self.pool_keys(license_id)[..])
-            .arg(session_id)
+            .key(&self.pool_keys(license)[..])
+            .key(lua::release_limit_key(
+                &self.prefix,
+                license,
+                &request.machine,
+            ))
+            .arg(&request.session_id)
+            .arg(calls)
+            .arg(window)
             .invoke_async(&mut conn)
             .await
             .map_err(classify)?;
-        Ok(released == 1)
+        Ok(match released {
+            1 => Released::Freed,
+            0 => Released::Gone,
+            wait => Released::Limited(Limited::after_us(LimitScope::Machine, -wait)),
+        })
     }
 
     async fn holders(&self, license_id: Uuid) -> SeatResult<Vec<Holder>> {

@@ -40,6 +40,8 @@ FLEET (override the scenario's preset):
                               acquire-only phase, between acquires
     --heartbeats N|hold       heartbeats per session before release
     --ramp MS                 spread client starts over this time
+    --rate-limits on|off      the in-process server's default rate limits (default: on for
+                              contention, off for the rest; a --url server has its own)
     --phases P[,P…]           lifecycle, heartbeat-only, acquire-only (default: the preset's)
 
 OUTPUT:
@@ -169,6 +171,13 @@ fn scenario(name: &str, pairs: Vec<(String, Option<String>)>) -> anyhow::Result<
                 }
             }
             "--ramp" => w.ramp = ms(raw)?,
+            "--rate-limits" => {
+                w.rate_limits = match raw.as_deref() {
+                    Some("on") => true,
+                    Some("off") => false,
+                    other => bail!("--rate-limits must be on or off, not {other:?}"),
+                }
+            }
             "--phases" => {
                 let names: String = value(&flag, raw)?;
                 phases = Some(

@@ -11,7 +11,7 @@ use super::cpu::CpuUse;
 use super::ledger::Verdict;
 use super::run::{PhaseReport, RunReport, SideReport};
 use super::scenario::Phase;
-use super::stats::{Endpoint, Summary};
+use super::stats::{Endpoint, RATE_LIMITED, SEATS_EXHAUSTED, Summary};
 
 /// A target of issue 6: which endpoint, the least share of raw throughput, the most p99.
 struct Target {
@@ -102,6 +102,11 @@ fn render_phase(out: &mut String, phase: &PhaseReport) {
             });
         row(out, endpoint, "http", http, &ratio);
     }
+    for (side, report) in [("raw", phase.raw.as_ref()), ("http", Some(&phase.http))] {
+        if let Some(report) = report {
+            refusals_line(out, side, report);
+        }
+    }
     verdict_line(out, "http", &phase.http.verdict);
     if let Some(raw) = &phase.raw {
         verdict_line(out, "raw", &raw.verdict);
@@ -147,6 +152,28 @@ fn row(out: &mut String, endpoint: Endpoint, side: &str, s: &Summary, ratio: &st
         s.max_ms,
         ratio,
         s.errors_text()
+    );
+}
+
+/// Denied and rate-limited calls, apart from the error column, so a storm's shape reads at once.
+fn refusals_line(out: &mut String, side: &str, report: &SideReport) {
+    let (acquire, release) = (report.of(Endpoint::Acquire), report.of(Endpoint::Release));
+    if acquire.count == 0 {
+        return;
+    }
+    let share = |n: u64| 100.0 * n as f64 / acquire.count.max(1) as f64;
+    let (denied, limited) = (
+        acquire.answered(SEATS_EXHAUSTED),
+        acquire.answered(RATE_LIMITED),
+    );
+    let _ = writeln!(
+        out,
+        "refusals ({side}): acquire {} calls, {denied} denied ({:.1} %), {limited} rate-limited \
+         ({:.1} %); release {} rate-limited",
+        acquire.count,
+        share(denied),
+        share(limited),
+        release.answered(RATE_LIMITED)
     );
 }
 

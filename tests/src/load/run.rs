@@ -83,7 +83,7 @@ impl RunReport {
             .all(|p| p.http.verdict.held() && p.raw.as_ref().is_none_or(|raw| raw.verdict.held()))
     }
 
-    /// Failures other than `seats_exhausted`, over the whole HTTP side.
+    /// Failures other than `seats_exhausted` and `rate_limited`, over the whole HTTP side.
     pub fn unexpected_errors(&self) -> u64 {
         self.phases
             .iter()

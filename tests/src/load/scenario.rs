@@ -68,6 +68,10 @@ pub struct Workload {
     /// A denied (or failed) client waits a random time in this range before trying again: a
     /// compressed `Retry-After`, which rounds up to whole seconds and would idle the fleet.
     pub backoff: (Duration, Duration),
+    /// Whether an in-process server keeps its default rate limits (`contention`, the storm they
+    /// exist for); the other presets measure the seat path and turn them off. A server given by
+    /// `--url` has its own.
+    pub rate_limits: bool,
     /// Client starts are spread evenly over this time, as CLIs do not all start at once; they
     /// stop over the last stretch of the same length, in the same order.
     pub ramp: Duration,
@@ -112,6 +116,7 @@ impl Scenario {
                     heartbeats_per_session: Some(10),
                     backoff: (ms(50), ms(150)),
                     ramp: ms(500),
+                    rate_limits: false,
                 },
                 phases: vec![Phase::Lifecycle],
             },
@@ -129,6 +134,7 @@ impl Scenario {
                     heartbeats_per_session: Some(5),
                     backoff: (ms(100), ms(300)),
                     ramp: ms(500),
+                    rate_limits: true,
                 },
                 phases: vec![Phase::Lifecycle],
             },
@@ -146,6 +152,7 @@ impl Scenario {
                     heartbeats_per_session: None,
                     backoff: (ms(500), ms(1500)),
                     ramp: secs(5),
+                    rate_limits: false,
                 },
                 phases: vec![Phase::Lifecycle],
             },
@@ -164,6 +171,7 @@ impl Scenario {
                     heartbeats_per_session: None,
                     backoff: (ms(10), ms(20)),
                     ramp: Duration::ZERO,
+                    rate_limits: false,
                 },
                 phases: vec![Phase::Floor, Phase::HeartbeatOnly, Phase::AcquireOnly],
             },

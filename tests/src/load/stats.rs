@@ -13,6 +13,10 @@ use serde_json::{Value, json};
 /// service.
 pub const SEATS_EXHAUSTED: &str = coditect_license::ProblemCode::SeatsExhausted.as_str();
 
+/// The problem code of a call a rate limit refused: expected in a storm, never an error of the
+/// service.
+pub const RATE_LIMITED: &str = coditect_license::ProblemCode::RateLimited.as_str();
+
 /// The three calls a CLI makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Endpoint {
@@ -145,13 +149,18 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Failures other than a full pool: anything here is a defect or an overload.
+    /// Failures other than a full pool or a rate limit: anything here is a defect or an overload.
     pub fn unexpected_errors(&self) -> u64 {
         self.errors
             .iter()
-            .filter(|(code, _)| code.as_str() != SEATS_EXHAUSTED)
+            .filter(|(code, _)| ![SEATS_EXHAUSTED, RATE_LIMITED].contains(&code.as_str()))
             .map(|(_, n)| n)
             .sum()
+    }
+
+    /// Calls answered with `code`.
+    pub fn answered(&self, code: &str) -> u64 {
+        self.errors.get(code).copied().unwrap_or(0)
     }
 
     /// The error counts as `code=n code=n`, or `-`.

@@ -128,6 +128,13 @@ pub struct Target {
     local: Option<InProcess>,
 }
 
+/// The server's environment for a workload without rate limits.
+const LIMITS_OFF: &[(&str, &str)] = &[
+    ("ACQUIRE_RATE_PER_MACHINE", "0"),
+    ("ACQUIRE_RATE_PER_SEAT", "0"),
+    ("RELEASE_RATE_PER_MACHINE", "0"),
+];
+
 /// The local server running in this process.
 struct InProcess {
     /// Its own runtime, so it competes with the load generator for the CPU as a separate process
@@ -147,7 +154,7 @@ impl Target {
         let http = reqwest::Client::new();
         match place {
             Where::InProcess(backends) => {
-                let local = InProcess::start(*backends).await?;
+                let local = InProcess::start(*backends, workload.rate_limits).await?;
                 let server = local.server.as_ref().context("server just started")?;
                 let urls = Urls::one(&server.url);
                 let store = server.local.store.clone();
@@ -249,7 +256,7 @@ impl Target {
 }
 
 impl InProcess {
-    async fn start(backends: Backends) -> anyhow::Result<Self> {
+    async fn start(backends: Backends, rate_limits: bool) -> anyhow::Result<Self> {
         if backends == Backends::Real {
             for name in ["DATABASE_URL", "REDIS_URL"] {
                 if std::env::var(name).map_or(true, |v| v.trim().is_empty()) {
@@ -267,7 +274,10 @@ impl InProcess {
             .build()
             .context("building the server's runtime")?;
         let server = runtime
-            .spawn(async move { TestServer::start(backends, &[]).await })
+            .spawn(async move {
+                let vars: &[(&str, &str)] = if rate_limits { &[] } else { LIMITS_OFF };
+                TestServer::start(backends, vars).await
+            })
             .await?
             .context("real backends are not configured")?;
         // The local binary runs cleanup on this timer too; so does the server under load.

@@ -14,7 +14,8 @@
 //! concern: `contention` (the cap under hundreds of racing machines), `reacquire` (one seat per
 //! machine), `expiry` (TTL and heartbeats), `release`, `full_pool` (a lowered cap, full answers),
 //! `events_cleanup` (the event log and the cleanup job's audit), `storms` (more events than any
-//! trim would keep, and a denial storm counted exactly) and `redis_specific`.
+//! trim would keep, and a denial storm counted exactly), `limits` (rate limits on acquire and
+//! release) and `redis_specific`.
 //!
 //! Run: `REDIS_URL=redis://127.0.0.1:6379 cargo nextest run -p integration-tests
 //! --test seat_conformance`
@@ -57,6 +58,7 @@ mod contention;
 mod events_cleanup;
 mod expiry;
 mod full_pool;
+mod limits;
 mod reacquire;
 mod redis_specific;
 mod release;
@@ -116,6 +118,7 @@ fn request(license: Uuid, max_seats: u32, ttl: Duration, who: &SessionData) -> S
         max_seats,
         ttl,
         session: who.clone(),
+        limits: Default::default(),
     }
 }
 

@@ -8,8 +8,9 @@
 //! Layout: this file holds the helpers every concern uses (`FAST`, `owner_on`, `set_plan`, `lease`
 //! and the lease-forging `server_claims` / `base64_claims_with`); then one module per concern:
 //! `grant_cycle` (acquire, heartbeat, release, offline verification), `refusals` (a full pool and
-//! refused licenses), `expiry_audit` (abandoned seats and the audit trail) and `bad_input` (bad
-//! leases and malformed requests).
+//! refused licenses), `expiry_audit` (abandoned seats and the audit trail), `bad_input` (bad
+//! leases and malformed requests) and `rate_limits` (429 `rate_limited` on storms, never on a
+//! well-behaved client).
 //!
 //! Run: `REDIS_URL=redis://127.0.0.1:6379 DATABASE_URL=postgres://postgres@127.0.0.1:5432/test
 //! cargo nextest run -p integration-tests --test seats_http`
@@ -27,6 +28,7 @@ use uuid::Uuid;
 mod bad_input;
 mod expiry_audit;
 mod grant_cycle;
+mod rate_limits;
 mod refusals;
 
 /// Short seats, no license cache: plan changes and expiries show within the test.

@@ -106,6 +106,8 @@ operation! {
         (status = 413, description = "`payload_too_large`.", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type`: send `application/json`.", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a field is missing or invalid; the detail names it.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: this machine (user + fingerprint) asked more often than `ACQUIRE_RATE_PER_MACHINE` per window, or the license's machines without a seat more often than `ACQUIRE_RATE_PER_SEAT` × seats; a machine renewing its own seat is only held to its own limit. Nothing changed.", body = ProblemDetails, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until a call would pass (at least 1)."))),
     )
 }
 
@@ -129,6 +131,8 @@ operation! {
     release: delete "/api/v1/licenses/release", tag = "seats", auth = "lease",
     responses(
         (status = 204, description = "The seat is free."),
+        (status = 429, description = "`rate_limited`: the seat was already gone and this machine (user + fingerprint hash of the lease) released gone seats more often than `RELEASE_RATE_PER_MACHINE` per window. A release that frees a seat is never limited.", body = ProblemDetails, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until a call would pass (at least 1)."))),
     )
 }
 
@@ -139,6 +143,8 @@ operation! {
     release_by_post: post "/api/v1/licenses/release", tag = "seats", auth = "lease",
     responses(
         (status = 204, description = "The seat is free."),
+        (status = 429, description = "`rate_limited`: the seat was already gone and this machine (user + fingerprint hash of the lease) released gone seats more often than `RELEASE_RATE_PER_MACHINE` per window. A release that frees a seat is never limited.", body = ProblemDetails, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until a call would pass (at least 1)."))),
     )
 }
 

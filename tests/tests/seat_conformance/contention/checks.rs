@@ -83,6 +83,9 @@ impl Contended {
                 }
                 self.tally.full += 1;
             }
+            Answer::Acquired(limited @ Acquired::Limited(_)) => {
+                panic!("no limit is set under contention, the store answered {limited:?}")
+            }
             Answer::Heartbeat(Some(expires)) => {
                 assert!(!dead_before, "a heartbeat revived an expired session");
                 let (session, _) = known.expect("only holders heartbeat");
