@@ -240,6 +240,8 @@ pub fn problem_response(status: StatusCode, body: &ProblemDetails) -> Response {
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    // For the access line and the metrics: the code without parsing the body again.
+    response.extensions_mut().insert(body.code);
     response
 }
 

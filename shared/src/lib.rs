@@ -11,7 +11,8 @@
 //!   the OpenAPI document generated from them.
 //! - [`config`]: typed configuration read once from the environment.
 //! - [`error`]: the one error type, rendered as RFC 9457 problem+json with a stable `code`.
-//! - [`telemetry`]: JSON logs in Cloud Logging's format, request ids and trace ids.
+//! - [`telemetry`]: JSON logs in Cloud Logging's format, request ids and trace ids; [`metrics`]:
+//!   the operators' counters, as Prometheus text on a single node.
 //! - [`serving`]: the middleware stack, the JSON extractor, `/healthz`, `/readyz`, graceful shutdown.
 //! - [`domain`]: tenants, users, licenses, roles, invitations and audit events.
 //! - [`store`]: the records (`Store` trait) on PostgreSQL and SQLite, one body of SQL for both.
@@ -37,6 +38,8 @@ pub mod error;
 #[cfg(feature = "server")]
 pub mod identity;
 pub mod leases;
+#[cfg(feature = "server")]
+pub mod metrics;
 #[cfg(feature = "server")]
 pub mod seats;
 #[cfg(feature = "server")]

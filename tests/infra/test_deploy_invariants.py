@@ -511,6 +511,25 @@ def test_dev_scales_to_zero():
         assert size["min_instances"] == 0, f"dev {unquote(fn)} must scale to zero"
 
 
+def test_monitoring_reads_the_lines_the_services_write():
+    """The log-based metrics filter on messages and fields the Rust code writes: a renamed log line
+    would silently leave a metric (and its alert) at zero."""
+    monitoring = (MODULES / "monitoring" / "main.tf").read_text()
+    rust = "\n".join(p.read_text() for p in (ROOT / "shared" / "src").rglob("*.rs"))
+    for message in re.findall(r'jsonPayload\.message=\\"([^"\\]+)\\"', monitoring):
+        assert f'"{message}"' in rust, f"monitoring filters on the log message {message!r}, which no code writes"
+    for field in set(re.findall(r"jsonPayload\.(\w+)", monitoring)) - {"message"}:
+        assert re.search(rf"\b{field}\b\s*[=,)]", rust), f"monitoring reads jsonPayload.{field}, which no log line has"
+    platform = (MODULES / "platform" / "main.tf").read_text()
+    assert 'source = "../monitoring"' in platform, "the platform deploys the monitoring module"
+    latency = re.search(r"latency = \{([^}]*)\}", monitoring)
+    assert latency and {"acquire", "heartbeat"} <= set(re.findall(r"(\w+)\s*=", latency.group(1))), (
+        "latency alerts watch acquire and heartbeat"
+    )
+    for alert in ("server-errors", "denials"):
+        assert f"{alert} = {{" in monitoring, f"alert policy {alert} is defined"
+
+
 def test_every_module_has_its_files():
     for module_dir in sorted(p for p in MODULES.iterdir() if p.is_dir()):
         for required in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"):

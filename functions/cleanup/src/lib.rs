@@ -61,12 +61,7 @@ async fn run(State(state): State<CleanupState>) -> ApiResult<Json<CleanupReport>
     let report = cleanup::run(state.seats.as_ref(), state.store.as_ref())
         .await
         .map_err(unavailable_or_internal)?;
-    tracing::info!(
-        pools = report.pools,
-        reaped = report.reaped,
-        audited = report.audited,
-        "cleanup ran"
-    );
+    cleanup::record(&report, false);
     Ok(Json(report))
 }
 

@@ -5,6 +5,10 @@
 //!
 //! Stopping, it runs the cleanup task once more ([`drain_audit`]) after the last request: the
 //! embedded seat store lives in memory, so an event not drained then would be gone.
+//!
+//! With `METRICS_ADDRESS` it also serves `GET /metrics` there, the process's
+//! [`shared::metrics`] as Prometheus text ([`serve_metrics`]), on a port of its own so the
+//! service's port never shows them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,20 +69,38 @@ pub fn spawn_cleanup(local: &Local, config: &Config) -> JoinHandle<()> {
         loop {
             ticker.tick().await;
             match shared::seats::cleanup::run(seats.as_ref(), store.as_ref()).await {
-                Ok(report) if report.reaped > 0 || report.audited > 0 => {
-                    tracing::info!(
-                        reaped = report.reaped,
-                        audited = report.audited,
-                        "cleanup ran"
-                    );
-                }
-                Ok(_) => {}
+                Ok(report) => shared::seats::cleanup::record(&report, true),
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "cleanup failed; retrying next tick")
                 }
             }
         }
     })
+}
+
+/// Serves `GET /metrics` (Prometheus text) on `addr` until the process ends; fails at once when
+/// `addr` cannot be bound, so a mistyped address stops the start-up instead of hiding.
+pub async fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<JoinHandle<()>> {
+    use axum::http::header;
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("METRICS_ADDRESS: cannot listen on {addr}: {e}"))?;
+    let app = Router::new().route(
+        "/metrics",
+        get(|| async {
+            (
+                [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                shared::metrics::global().render(),
+            )
+        }),
+    );
+    tracing::info!(%addr, "serving metrics at /metrics");
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    }))
 }
 
 /// How much of `SHUTDOWN_GRACE_SECONDS` is kept for the last audit drain: a quarter (2 s of the
@@ -94,11 +116,10 @@ pub fn audit_drain_reserve(config: &Config) -> Duration {
 pub async fn drain_audit(local: &Local, deadline: Instant) {
     let run = shared::seats::cleanup::run(local.seats.as_ref(), local.store.as_ref());
     match tokio::time::timeout_at(deadline.into(), run).await {
-        Ok(Ok(report)) => tracing::info!(
-            reaped = report.reaped,
-            audited = report.audited,
-            "last cleanup before stopping ran"
-        ),
+        Ok(Ok(report)) => {
+            shared::seats::cleanup::record(&report, false);
+            tracing::info!("last cleanup before stopping ran");
+        }
         Ok(Err(e)) => tracing::error!(
             error = %format!("{e:#}"),
             "last cleanup before stopping failed; seat events not yet audited may be lost"

@@ -4,7 +4,8 @@
 //! (SQLite under `./data`, in-process seats, emulator identity for `demo-coditect`, listening on
 //! loopback only), or with the backends named by `DATABASE_URL`, `REDIS_URL` and friends (see the
 //! README). On SIGTERM it drains requests, then writes every seat event still in the seat store
-//! to the audit table before it exits, all within `SHUTDOWN_GRACE_SECONDS`.
+//! to the audit table before it exits, all within `SHUTDOWN_GRACE_SECONDS`. With `METRICS_ADDRESS`
+//! it serves Prometheus text at `/metrics` there.
 
 use std::sync::Arc;
 
@@ -16,6 +17,9 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&config.log_level, &config.project_id);
     let local = local::build(config.clone()).await?;
     let cleanup = local::spawn_cleanup(&local, &config);
+    if let Some(addr) = config.metrics_address {
+        local::serve_metrics(addr).await?;
+    }
     let reserve = local::audit_drain_reserve(&config);
     let grace_ends = serving::serve_until_signal_keeping(&config, local.app.clone(), reserve).await;
     cleanup.abort();

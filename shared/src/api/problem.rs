@@ -60,6 +60,9 @@ pub enum ProblemCode {
     Unavailable,
     /// The request ran past the service's time limit; retry (503).
     Timeout,
+    /// The request body was still arriving when the time limit passed: send it whole (408); the
+    /// connection is closed.
+    BodyTimeout,
     /// A bug on our side; the request id finds it in the logs (500).
     Internal,
 }
@@ -90,6 +93,7 @@ impl ProblemCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Unavailable => "unavailable",
             Self::Timeout => "timeout",
+            Self::BodyTimeout => "body_timeout",
             Self::Internal => "internal",
         }
     }
@@ -212,6 +216,7 @@ mod tests {
             ProblemCode::MethodNotAllowed,
             ProblemCode::Unavailable,
             ProblemCode::Timeout,
+            ProblemCode::BodyTimeout,
             ProblemCode::Internal,
         ];
         for code in codes {

@@ -183,6 +183,10 @@ pub struct Config {
     /// The address to listen on (`BIND_ADDRESS`); unset, loopback in emulator mode and every
     /// interface otherwise (`serving::listen_address`).
     pub bind_address: Option<std::net::IpAddr>,
+    /// Where the local server serves its metrics as Prometheus text (`METRICS_ADDRESS`, e.g.
+    /// `127.0.0.1:9464`); unset, nowhere. Refused on Cloud Run, where Cloud Monitoring's
+    /// log-based metrics stand in for it.
+    pub metrics_address: Option<std::net::SocketAddr>,
     /// How long a client may take to send a request's headers (`HEADER_READ_TIMEOUT_SECONDS`,
     /// default 10): from the accept for a new connection, from the first byte for a later request.
     pub header_read_timeout: Duration,
@@ -298,6 +302,7 @@ impl Config {
                 }
                 None => None,
             },
+            metrics_address: metrics_address(&vars)?,
             header_read_timeout: vars.positive_seconds("HEADER_READ_TIMEOUT_SECONDS", 10)?,
             keep_alive_timeout: vars.positive_seconds("KEEP_ALIVE_TIMEOUT_SECONDS", 75)?,
             max_connections: match vars.parsed("MAX_CONNECTIONS", 10_000_usize)? {
@@ -332,6 +337,26 @@ impl Config {
 /// `REDIS_CA_CERT`, a path (Terraform mounts the secret as a file). A CA only means something to a
 /// TLS connection, so with a plain or missing `REDIS_URL` it is a mistake, not something to ignore:
 /// the operator believes the connection is verified.
+/// `METRICS_ADDRESS`, an `ip:port`; on Cloud Run (`K_SERVICE`) an instance's own counters would
+/// be a random slice of the service's, and its one port is the service's, so it is refused.
+fn metrics_address(vars: &Vars<'_>) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    let Some(value) = vars.string("METRICS_ADDRESS") else {
+        return Ok(None);
+    };
+    if vars.string("K_SERVICE").is_some() {
+        return Err(ConfigError::Malformed {
+            name: "METRICS_ADDRESS",
+            value,
+            reason:
+                "is for a single-node install; on Cloud Run the metrics are Cloud Monitoring's \
+                     log-based metrics (terraform/modules/monitoring)"
+                    .into(),
+        });
+    }
+    let addr = "127.0.0.1:9464".parse().expect("a socket address");
+    Ok(Some(vars.parsed("METRICS_ADDRESS", addr)?))
+}
+
 fn redis_ca_cert(vars: &Vars<'_>, redis_url: Option<&str>) -> Result<Option<PathBuf>, ConfigError> {
     let Some(path) = vars.string("REDIS_CA_CERT") else {
         return Ok(None);

@@ -317,3 +317,21 @@ fn a_rate_of_zero_turns_that_limit_off_and_a_zero_window_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn metrics_are_served_only_where_asked_and_never_on_cloud_run() {
+    assert_eq!(config(&[]).expect("parses").metrics_address, None);
+    let set = config(&[("METRICS_ADDRESS", "127.0.0.1:9464")]).expect("parses");
+    assert_eq!(
+        set.metrics_address,
+        Some("127.0.0.1:9464".parse().expect("an address"))
+    );
+    let err = config(&[("METRICS_ADDRESS", "9464")]).expect_err("a port alone is refused");
+    assert!(err.to_string().contains("METRICS_ADDRESS"), "{err}");
+    let err = config(&[
+        ("METRICS_ADDRESS", "127.0.0.1:9464"),
+        ("K_SERVICE", "acquire"),
+    ])
+    .expect_err("refused on Cloud Run");
+    assert!(err.to_string().contains("Cloud Monitoring"), "{err}");
+}

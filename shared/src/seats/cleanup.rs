@@ -6,6 +6,12 @@
 //! Idempotent by construction: events are appended with `dedupe_key = <license>:<event id>` and only
 //! then acknowledged, so a crash after the append re-appends nothing, and a crash before it loses
 //! nothing. Run by Cloud Scheduler through the `cleanup` function, and by the local server's timer.
+//!
+//! Each run also counts what it wrote by kind and the seats held per license tier; [`record`]
+//! logs them (the lines Cloud Monitoring's log-based metrics read) and adds them to the
+//! process's [`crate::metrics`].
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
@@ -19,7 +25,7 @@ use crate::store::{Store, StoreError};
 const BATCH: usize = 500;
 
 /// What one cleanup run did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CleanupReport {
     /// Pools looked at.
     pub pools: u32,
@@ -27,6 +33,44 @@ pub struct CleanupReport {
     pub reaped: u32,
     /// Audit rows written (events already written by an interrupted run are not counted).
     pub audited: u64,
+    /// The seat events drained into the audit trail, by kind; a denial count of N counts N.
+    pub events: EventCounts,
+    /// Seats held after the run, by license tier (`FREE`, `TEAM`, …); tiers with none are absent.
+    pub seats_in_use: BTreeMap<String, u64>,
+}
+
+/// Seat events by kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct EventCounts {
+    /// Seats granted.
+    pub granted: u64,
+    /// Seats released by their holders.
+    pub released: u64,
+    /// Seats whose heartbeats stopped.
+    pub expired: u64,
+    /// Refused acquires because the pool was full.
+    pub denied: u64,
+}
+
+impl EventCounts {
+    fn add(&mut self, event: &SeatEvent) {
+        match event.kind {
+            SeatEventKind::Acquired => self.granted += 1,
+            SeatEventKind::Released => self.released += 1,
+            SeatEventKind::Expired => self.expired += 1,
+            SeatEventKind::Denied => self.denied += event.count,
+        }
+    }
+
+    /// Each kind with its name, as logs and metrics spell it.
+    pub fn by_kind(&self) -> [(&'static str, u64); 4] {
+        [
+            ("granted", self.granted),
+            ("released", self.released),
+            ("expired", self.expired),
+            ("denied", self.denied),
+        ]
+    }
 }
 
 /// Why a cleanup run stopped; everything done before it stays done (the run is idempotent).
@@ -68,14 +112,48 @@ pub async fn run(seats: &dyn SeatStore, store: &dyn Store) -> Result<CleanupRepo
                 .filter_map(|event| audit_row(license, event))
                 .collect();
             report.audited += store.append_audit(&rows).await?;
+            events.iter().for_each(|event| report.events.add(event));
             let ids: Vec<String> = events.into_iter().map(|e| e.id).collect();
             seats.ack_events(license, &ids).await?;
             if ids.len() < BATCH {
                 break;
             }
         }
+        let holders = seats.holders(license).await?;
+        if let Some(holder) = holders.first()
+            && let Some(held) = store.license_of_tenant(holder.data.tenant).await?
+        {
+            *report
+                .seats_in_use
+                .entry(held.tier.as_str().to_owned())
+                .or_default() += holders.len() as u64;
+        }
     }
     Ok(report)
+}
+
+/// Logs what a run did and adds it to the process's metrics: one `cleanup ran` line, one
+/// `seat events` line per kind that occurred (`kind`, `count`) and one `seats in use` line per
+/// tier (`tier`, `count`), the lines the log-based metrics of `terraform/modules/monitoring` read.
+/// `quiet` keeps a run that did nothing at `debug` (the local server's timer runs every minute).
+pub fn record(report: &CleanupReport, quiet: bool) {
+    let registry = crate::metrics::global();
+    for (kind, count) in report.events.by_kind() {
+        registry.seat_events(kind, count);
+        if count > 0 {
+            tracing::info!(kind, count, "seat events");
+        }
+    }
+    registry.seats_in_use(&report.seats_in_use);
+    for (tier, count) in &report.seats_in_use {
+        tracing::info!(tier = %tier, count, "seats in use");
+    }
+    let (pools, reaped, audited) = (report.pools, report.reaped, report.audited);
+    if quiet && reaped == 0 && audited == 0 {
+        tracing::debug!(pools, reaped, audited, "cleanup ran");
+    } else {
+        tracing::info!(pools, reaped, audited, "cleanup ran");
+    }
 }
 
 /// The audit row of a seat event; `None` when the event lost its data (it cannot be attributed to a

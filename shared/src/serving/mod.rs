@@ -1,8 +1,10 @@
 //! How every service serves HTTP: one middleware stack, one JSON extractor, health and readiness,
 //! and a graceful shutdown with a bounded drain.
 //!
-//! - [`stack`]: request id, trace, access log (routine successes at `debug`: [`Routine`]),
-//!   timeout, body limit, problem+json for unknown routes, wrong methods and panics.
+//! - [`stack`]: request id, trace, metrics, timeout, body limit, problem+json for unknown routes,
+//!   wrong methods and panics; [`access_log`]: the access line at the severity of its outcome
+//!   (routine successes at `debug`: [`Routine`]), repeated refusals aggregated; [`body_watch`]:
+//!   a body still arriving at the timeout answers 408, the client's fault.
 //! - [`json`]: the `Json` extractor whose rejections are problem+json; [`extract`]: `Path` and
 //!   `Query` likewise; [`rejections`]: any other plain-text 4xx of axum's (a raw `Bytes` body over
 //!   the limit) rewritten as problem+json.
@@ -13,7 +15,9 @@
 //! - [`connections`]: accepting connections within a cap and the descriptor limit; `timeouts`:
 //!   their header-read and keep-alive deadlines.
 
+pub mod access_log;
 pub mod auth;
+mod body_watch;
 pub mod connections;
 mod extract;
 mod health;

@@ -1,26 +1,31 @@
 //! The middleware stack around every service's routes.
 //!
-//! From the outside in: the observer (request id, trace, timeout, access log and the log line of any
-//! 5xx), then the rewriting of axum's plain-text rejections as problem+json ([`super::rejections`]),
+//! From the outside in: the observer (request id, trace, timeout, metrics, and the access line,
+//! [`super::access_log`]; a body still arriving at the timeout is the client's 408 `body_timeout`,
+//! [`super::body_watch`]), then the rewriting of axum's plain-text rejections as problem+json ([`super::rejections`]),
 //! then the panic catcher and the body limit. Unknown paths and wrong methods answer problem+json
 //! like everything else.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
 
+use super::access_log::{Admit, Kind, Repeats, Severity};
+use super::body_watch::BodyWait;
 use super::health::{Readiness, healthz, openapi, readyz};
 use super::rejections::problem_json_rejections;
+use crate::api::ProblemCode;
 use crate::config::Config;
-use crate::error::{ApiError, InternalErrorText, RefusalReason};
-use crate::telemetry;
+use crate::error::{ApiError, InternalErrorText, Problem, RefusalReason};
+use crate::{metrics, telemetry};
 
 /// Header carrying the request id, in and out.
 const REQUEST_ID: &str = "x-request-id";
@@ -56,49 +61,120 @@ pub fn service_router(routes: Router, readiness: Readiness, config: &Config) -> 
         ))
         .layer(middleware::from_fn(problem_json_rejections))
         .layer(middleware::from_fn_with_state(
-            config.request_timeout,
+            Observer {
+                timeout: config.request_timeout,
+                repeats: Repeats::start(),
+            },
             observe,
         ))
 }
 
-/// Gives the request an id and a span, bounds its time, and logs how it ended.
-async fn observe(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+/// What the observer needs: the request time limit and the repeat counts of its access lines.
+#[derive(Clone)]
+struct Observer {
+    timeout: Duration,
+    repeats: Arc<Repeats>,
+}
+
+/// Gives the request an id and a span, bounds its time, counts it, and logs how it ended.
+async fn observe(State(observer): State<Observer>, request: Request, next: Next) -> Response {
     let request_id = incoming_request_id(request.headers())
         .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
-        method = %request.method(),
+        method = %method,
         path = %request.uri().path(),
+        route = %route,
         trace = tracing::field::Empty,
     );
     if let Some(trace) = trace_of(request.headers()) {
         span.record("trace", trace);
     }
     let started = Instant::now();
+    let body = BodyWait::default();
+    let request = request.map(|inner| body.watch(inner));
+    let timeout = observer.timeout;
     let handled = telemetry::with_request_id(request_id.clone(), async move {
         match tokio::time::timeout(timeout, next.run(request)).await {
             Ok(response) => response,
+            // Handlers read their whole body before anything else, so a request still waiting
+            // for its body was slowed by its client, not by us.
+            Err(_) if body.waiting_for_client() => body_timeout(timeout),
             Err(_) => ApiError::Timeout.into_response(),
         }
     });
     let mut response = handled.instrument(span.clone()).await;
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| {
-        if let Some(InternalErrorText(error)) = response.extensions_mut().remove() {
-            tracing::error!(status, latency_ms, error = %error, "request failed");
-        } else if let Some(RefusalReason(reason)) = response.extensions_mut().remove() {
-            tracing::warn!(status, latency_ms, reason = %reason, "request refused");
-        } else if response.extensions().get::<Routine>().is_some() {
-            tracing::debug!(status, latency_ms, "request served");
-        } else {
-            tracing::info!(status, latency_ms, "request served");
-        }
-    });
+    let latency = started.elapsed();
+    let code = response.extensions().get::<ProblemCode>().copied();
+    metrics::global().request(
+        &method,
+        &route,
+        status,
+        code.map(ProblemCode::as_str),
+        latency,
+    );
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    let (severity, why) = if let Some(InternalErrorText(error)) = response.extensions_mut().remove()
+    {
+        (Severity::Failed, error)
+    } else if let Some(RefusalReason(reason)) = response.extensions_mut().remove() {
+        (Severity::Refused, reason)
+    } else if response.extensions().get::<Routine>().is_some() {
+        (Severity::Routine, String::new())
+    } else {
+        (Severity::Served, String::new())
+    };
+    let success = response.status().is_success() || response.status().is_redirection();
+    let kind = Kind {
+        method,
+        route,
+        status,
+        code,
+    };
+    if success || observer.repeats.admit(&kind, severity, Instant::now()) == Admit::Log {
+        // `count` on a non-success lets a log-based metric add up aggregated lines exactly.
+        let count = (!success).then_some(1);
+        let code = code.map(ProblemCode::as_str);
+        span.in_scope(|| match severity {
+            Severity::Failed => {
+                tracing::error!(status, code, latency_ms, count, error = %why, "request failed");
+            }
+            Severity::Refused => {
+                tracing::warn!(status, code, latency_ms, count, reason = %why, "request refused");
+            }
+            Severity::Routine => tracing::debug!(status, code, latency_ms, count, "request served"),
+            Severity::Served => tracing::info!(status, code, latency_ms, count, "request served"),
+        });
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
+    response
+}
+
+/// The answer to a request whose body did not arrive within the time limit: the client's fault
+/// (408, logged as a refusal), and the connection is closed, as its unread body cannot be skipped.
+fn body_timeout(timeout: Duration) -> Response {
+    let mut response = ApiError::from(Problem::new(
+        StatusCode::REQUEST_TIMEOUT,
+        ProblemCode::BodyTimeout,
+        "The request body did not arrive in time; send the whole body at once.",
+    ))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response.extensions_mut().insert(RefusalReason(format!(
+        "the request body was still arriving after {} s",
+        timeout.as_secs()
+    )));
     response
 }
 

@@ -124,3 +124,11 @@ module "build_cache" {
   delete_after_days = 7
   labels            = local.labels
 }
+
+module "monitoring" {
+  source = "../monitoring"
+
+  project_id            = var.project_id
+  name_prefix           = var.name_prefix
+  notification_channels = var.alert_notification_channels
+}

@@ -230,3 +230,9 @@ variable "github_client_secret" {
   default     = null
   sensitive   = true
 }
+
+variable "alert_notification_channels" {
+  description = "Cloud Monitoring notification channel ids the alert policies notify (modules/monitoring)."
+  type        = list(string)
+  default     = []
+}

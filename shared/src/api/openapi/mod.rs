@@ -61,6 +61,7 @@ use crate::api;
         api::ProblemDetails,
         paths::Jwks,
         crate::seats::cleanup::CleanupReport,
+        crate::seats::cleanup::EventCounts,
     )),
     modifiers(&SecuritySchemes),
     tags(
