@@ -38,8 +38,12 @@ pub struct SeatFile {
 pub struct StoredSeat {
     /// The session heartbeat and release act on.
     pub session_id: String,
-    /// The latest verified lease.
+    /// The latest verified lease: of the session's latest grant among this machine's holders.
     pub lease: String,
+    /// That lease's grant ([`shared::leases::LeaseClaims::grant`]): only the latest grant's lease
+    /// releases the seat, so a holder never replaces a later grant's lease with its own older one.
+    #[serde(default)]
+    pub grant: u64,
     /// The fingerprint it was acquired with.
     pub fingerprint: String,
     /// The lease's `exp`: the end of offline grace.

@@ -41,6 +41,7 @@ fn claims() -> LeaseClaims {
         iat: now,
         exp: now + 3600,
         hbi: 120,
+        grant: 1,
     }
 }
 

@@ -26,6 +26,8 @@ pub(super) struct Holding {
     trusted: TrustedTime,
     session_id: String,
     lease: String,
+    /// The current lease's grant (see [`StoredSeat::grant`]).
+    grant: u64,
     /// When the current lease was issued (its `iat`): refresh once half its grace has passed.
     lease_issued_at: DateTime<Utc>,
     interval: Duration,
@@ -70,6 +72,7 @@ impl Holding {
             trusted,
             session_id: first.grant.session_id.clone(),
             lease: first.lease.clone(),
+            grant: first.grant.claims.grant,
             lease_issued_at: unix(first.grant.claims.iat),
             interval: first.interval,
             seat_expires_at: first.seat_expires_at,
@@ -170,6 +173,7 @@ impl Holding {
                 let reacquired = first.grant.session_id != self.session_id;
                 self.session_id.clone_from(&first.grant.session_id);
                 self.lease = first.lease;
+                self.grant = first.grant.claims.grant;
                 self.lease_issued_at = unix(first.grant.claims.iat);
                 self.interval = first.interval;
                 self.seat_expires_at = first.seat_expires_at;
@@ -256,7 +260,16 @@ impl Holding {
         let outcome = if others > 0 {
             ReleaseOutcome::LeftToOthers(others)
         } else {
-            let call = self.options.client.release(&self.lease);
+            // Another process of this machine may have re-acquired since this one did (and left
+            // first): its lease is the session's latest grant, which alone releases the seat.
+            let latest = self
+                .state
+                .read()
+                .ok()
+                .and_then(|file| file.seat)
+                .filter(|seat| seat.session_id == self.session_id && seat.grant > self.grant);
+            let lease = latest.map_or_else(|| self.lease.clone(), |seat| seat.lease);
+            let call = self.options.client.release(&lease);
             match tokio::time::timeout(self.options.release_bound, call).await {
                 Ok(Ok(())) => {
                     let _ = self.forget_seat();
@@ -303,6 +316,7 @@ impl Holding {
         let mine = StoredSeat {
             session_id: self.session_id.clone(),
             lease: self.lease.clone(),
+            grant: self.grant,
             fingerprint: self.options.fingerprint.clone(),
             grace_ends_at: self.grace.ends_at(),
             seat_expires_at: self.seat_expires_at,
@@ -314,13 +328,23 @@ impl Holding {
             if trusted > file.trusted_time {
                 file.trusted_time = trusted;
             }
-            let acquired_at = match &file.seat {
-                Some(seat) if seat.session_id == mine.session_id => seat.acquired_at,
-                _ => mine.acquired_at,
-            };
-            file.seat = Some(StoredSeat {
-                acquired_at,
-                ..mine
+            file.seat = Some(match file.seat.take() {
+                // The same seat: keep when the machine first acquired it, and a later grant's
+                // lease (another holder's) over this holder's older one.
+                Some(seat) if seat.session_id == mine.session_id && seat.grant > mine.grant => {
+                    StoredSeat {
+                        lease: seat.lease,
+                        grant: seat.grant,
+                        grace_ends_at: seat.grace_ends_at,
+                        acquired_at: seat.acquired_at,
+                        ..mine
+                    }
+                }
+                Some(seat) if seat.session_id == mine.session_id => StoredSeat {
+                    acquired_at: seat.acquired_at,
+                    ..mine
+                },
+                _ => mine,
             });
         })
     }

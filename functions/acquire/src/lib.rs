@@ -122,9 +122,14 @@ async fn acquire(
             expires_at_ms,
             in_use,
             renewed,
+            grant,
         } => {
-            let lease =
-                sign_lease(&state, &user, &license, &session_id, &body.fingerprint, now).await?;
+            let seat = Seat {
+                session_id: &session_id,
+                grant,
+                fingerprint: &body.fingerprint,
+            };
+            let lease = sign_lease(&state, &user, &license, &seat, now).await?;
             let expires_at = from_ms(expires_at_ms);
             tracing::info!(license = %license.id, session = %session_id, renewed, in_use, "seat granted");
             Ok(Json(AcquireResponse {
@@ -208,12 +213,19 @@ fn license_refusal(license: &License, now: DateTime<Utc>) -> Option<Problem> {
     }
 }
 
+/// The seat a lease is signed for.
+struct Seat<'a> {
+    session_id: &'a str,
+    /// Which grant of the session (see [`LeaseClaims::grant`]).
+    grant: u64,
+    fingerprint: &'a str,
+}
+
 async fn sign_lease(
     state: &AcquireState,
     user: &User,
     license: &License,
-    session_id: &str,
-    fingerprint: &str,
+    seat: &Seat<'_>,
     now: DateTime<Utc>,
 ) -> ApiResult<String> {
     let config = &state.config;
@@ -224,11 +236,12 @@ async fn sign_lease(
         license: license.id.to_string(),
         tier: license.tier.as_str().to_owned(),
         features: license.features.0.clone(),
-        sid: session_id.to_owned(),
-        fph: fingerprint_hash(fingerprint),
+        sid: seat.session_id.to_owned(),
+        fph: fingerprint_hash(seat.fingerprint),
         iat: now.timestamp(),
         exp: (now + config.offline_grace).timestamp(),
         hbi: config.heartbeat_interval.as_secs(),
+        grant: seat.grant,
     };
     // A signer that fails (KMS down, a corrupted response) is a 503: the client retries, and the
     // seat just granted comes back to it as its own, not as a second one.

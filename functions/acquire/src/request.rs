@@ -2,6 +2,7 @@
 
 use shared::api::AcquireRequest;
 use shared::error::ApiError;
+use shared::identity::claim_text::is_hidden;
 
 /// The request with its fields checked and normalised; a `validation_failed` naming the field
 /// otherwise. A fingerprint is 16 to 128 hex digits, optionally after a version prefix (`v1:`);
@@ -20,17 +21,21 @@ pub(crate) fn validated(mut request: AcquireRequest) -> Result<AcquireRequest, A
     request.hostname = request.hostname.trim().to_owned();
     if request.hostname.is_empty()
         || hostname_length > 255
-        || request.hostname.chars().any(char::is_control)
+        || request.hostname.chars().any(is_hidden)
     {
         return Err(ApiError::Validation(
-            "hostname must be 1 to 255 printable characters".into(),
+            "hostname must be 1 to 255 printable characters, without control or bidirectional \
+             formatting characters"
+                .into(),
         ));
     }
     if let Some(version) = &request.client_version
-        && (version.chars().count() > 64 || version.chars().any(char::is_control))
+        && (version.chars().count() > 64 || version.chars().any(is_hidden))
     {
         return Err(ApiError::Validation(
-            "client_version must be at most 64 printable characters".into(),
+            "client_version must be at most 64 printable characters, without control or \
+             bidirectional formatting characters"
+                .into(),
         ));
     }
     Ok(request)

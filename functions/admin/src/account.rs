@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use shared::api::{MeResponse, RegisterRequest, RegisterResponse};
 use shared::error::{ApiError, ApiResult};
 use shared::identity::claim_text;
-use shared::serving::Json;
+use shared::serving::{Json, Object};
 use shared::store::{LicensePlan, Registration, RegistrationOutcome};
 
 use crate::AdminState;
@@ -24,11 +24,12 @@ pub(crate) async fn register(
     let body: RegisterRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RegisterRequest::default()
     } else {
-        serde_json::from_slice::<Option<RegisterRequest>>(&body)
+        serde_json::from_slice::<Option<Object<RegisterRequest>>>(&body)
             .map_err(|e| match e.classify() {
                 serde_json::error::Category::Data => ApiError::Validation(e.to_string()),
                 _ => ApiError::MalformedJson(e.to_string()),
             })?
+            .map(|Object(request)| request)
             .unwrap_or_default()
     };
     // The length counts the name as sent, in characters, as the OpenAPI document's `maxLength`

@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::{Duration, Utc};
 use shared::api::{InvitationRequest, InvitationResponse, InvitationsResponse};
 use shared::error::{ApiError, ApiResult};
+use shared::identity::claim_text::is_hidden;
 use shared::serving::auth::BearerToken;
 use shared::serving::{Json, Path};
 use shared::store::NewInvitation;
@@ -88,7 +89,7 @@ fn plausible_email(email: &str) -> bool {
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
                 && !domain.contains('@')
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+                && !email.chars().any(|c| c.is_whitespace() || is_hidden(c))
         }
         None => false,
     }
@@ -105,5 +106,6 @@ mod tests {
         assert!(!plausible_email("ana@localhost"));
         assert!(!plausible_email("a na@acme.io"));
         assert!(!plausible_email("@acme.io"));
+        assert!(!plausible_email("ana@acme\u{202e}oi.evil"));
     }
 }

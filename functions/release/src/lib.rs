@@ -66,11 +66,12 @@ async fn release(State(state): State<ReleaseState>, headers: HeaderMap) -> ApiRe
         machine: format!("{}:{}", claims.sub, claims.fph),
         session_id: claims.sid,
         limit: limits.release(),
+        grant: claims.grant,
     };
     let released = state.seats.release_from(&request).await?;
     tracing::info!(%license, session = %request.session_id, ?released, "seat release");
     match released {
-        Released::Freed | Released::Gone => Ok(StatusCode::NO_CONTENT),
+        Released::Freed | Released::Gone | Released::Superseded => Ok(StatusCode::NO_CONTENT),
         Released::Limited(limited) => Err(Problem::rate_limited(&limited, |wait| {
             format!(
                 "This seat is already free, and this machine released seats that were already \

@@ -23,10 +23,10 @@ pub struct IdClaims {
     /// Expiry (seconds).
     #[serde(default)]
     pub exp: i64,
-    /// Issued at (seconds).
+    /// Issued at (seconds); missing or not positive, the token is refused.
     #[serde(default)]
-    pub iat: i64,
-    /// When the user authenticated (seconds).
+    pub iat: Option<i64>,
+    /// When the user authenticated (seconds); missing or not positive, the token is refused.
     #[serde(default)]
     pub auth_time: Option<i64>,
     /// The user's email, if the provider gave one.
@@ -91,12 +91,20 @@ impl IdClaims {
         if self.exp <= now - skew {
             return invalid(format!("expired at {} (now {now})", self.exp));
         }
-        if self.iat > now + skew {
-            return invalid(format!("iat {} is in the future (now {now})", self.iat));
+        // As the Firebase Admin SDKs do: both times present, positive and not in the future.
+        let Some(iat) = self.iat.filter(|&iat| iat > 0) else {
+            return invalid(format!("iat {:?} is missing or not a time", self.iat));
+        };
+        if iat > now + skew {
+            return invalid(format!("iat {iat} is in the future (now {now})"));
         }
-        if let Some(auth_time) = self.auth_time
-            && auth_time > now + skew
-        {
+        let Some(auth_time) = self.auth_time.filter(|&at| at > 0) else {
+            return invalid(format!(
+                "auth_time {:?} is missing or not a time",
+                self.auth_time
+            ));
+        };
+        if auth_time > now + skew {
             return invalid(format!(
                 "auth_time {auth_time} is in the future (now {now})"
             ));

@@ -1,10 +1,11 @@
 //! Google's ID-token signing keys, fetched from the published JWKS and cached.
 //!
-//! Keys are cached for the `Cache-Control: max-age` the endpoint sends. A token naming an unknown
-//! `kid` triggers one refresh (Google may have rotated), but at most once per
-//! [`UNKNOWN_KID_REFRESH_FLOOR`], so a flood of forged tokens cannot turn into a flood of requests
-//! to Google. When a refresh fails, the cached keys stay in use and the next attempt waits for the
-//! same floor.
+//! Keys are cached for the `Cache-Control: max-age` the endpoint sends, but never less than
+//! [`RefreshPolicy::min_max_age`] (60 s): an answer with `max-age=0` would otherwise make every
+//! token fetch the keys. A token naming an unknown `kid` triggers one refresh (Google may have
+//! rotated), but at most once per [`RefreshPolicy::unknown_kid_floor`] (30 s), so a flood of forged
+//! tokens cannot turn into a flood of requests to Google. When a refresh fails, the cached keys
+//! stay in use and the next attempt waits for the same floor.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,16 +16,34 @@ use tokio::sync::Mutex;
 
 use super::IdentityError;
 
-/// Minimum time between two refreshes caused by unknown `kid`s.
-const UNKNOWN_KID_REFRESH_FLOOR: Duration = Duration::from_secs(30);
-
 /// Used when the endpoint sends no usable `max-age`.
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(3600);
+
+/// How often the keys may be fetched. Production uses [`RefreshPolicy::default`]; tests shorten
+/// the floors instead of sleeping through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshPolicy {
+    /// The shortest time fetched keys are cached, whatever the endpoint's `max-age` says.
+    pub min_max_age: Duration,
+    /// The shortest time between two refreshes caused by unknown `kid`s, and between a failed
+    /// fetch and the next attempt.
+    pub unknown_kid_floor: Duration,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        Self {
+            min_max_age: Duration::from_secs(60),
+            unknown_kid_floor: Duration::from_secs(30),
+        }
+    }
+}
 
 /// The cached key set.
 pub struct GoogleKeys {
     url: String,
     http: reqwest::Client,
+    policy: RefreshPolicy,
     cache: Mutex<Cache>,
 }
 
@@ -38,14 +57,16 @@ struct Cache {
 }
 
 impl GoogleKeys {
-    /// Keys from `url` (Google's endpoint in production; a local server in tests).
-    pub fn new(url: &str) -> anyhow::Result<Self> {
+    /// Keys from `url` (Google's endpoint in production; a local server in tests), fetched as
+    /// often as `policy` allows.
+    pub fn new(url: &str, policy: RefreshPolicy) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()?;
         Ok(Self {
             url: url.to_owned(),
             http,
+            policy,
             cache: Mutex::new(Cache::default()),
         })
     }
@@ -59,12 +80,12 @@ impl GoogleKeys {
         let unknown = !cache.keys.contains_key(kid);
         let may_refresh_for_kid = cache
             .fetched_at
-            .is_none_or(|at| now.duration_since(at) >= UNKNOWN_KID_REFRESH_FLOOR);
+            .is_none_or(|at| now.duration_since(at) >= self.policy.unknown_kid_floor);
         if stale || (unknown && may_refresh_for_kid) {
             match self.fetch().await {
                 Ok((keys, max_age)) => {
                     cache.keys = keys;
-                    cache.fresh_until = Some(now + max_age);
+                    cache.fresh_until = Some(now + max_age.max(self.policy.min_max_age));
                     cache.fetched_at = Some(now);
                 }
                 Err(e) => {
@@ -72,7 +93,7 @@ impl GoogleKeys {
                     // retry holds the lock for up to the request timeout, and a token flood must
                     // not become a request flood, with or without keys cached.
                     cache.fetched_at = Some(now);
-                    cache.fresh_until = Some(now + UNKNOWN_KID_REFRESH_FLOOR);
+                    cache.fresh_until = Some(now + self.policy.unknown_kid_floor);
                     // Stale keys still verify Google's signatures; only fail when there are none.
                     if cache.keys.is_empty() {
                         return Err(IdentityError::KeysUnavailable(e));

@@ -2,8 +2,8 @@
 //!
 //! Verification follows Google's documentation for Identity Platform / Firebase ID tokens:
 //! RS256 only, `kid` naming a current Google key ([`google_keys`]), `aud` = project id,
-//! `iss` = `https://securetoken.google.com/<project>`, `exp` in the future, `iat` and `auth_time` not
-//! in the future, `sub` non-empty and at most 128 bytes, and `firebase.tenant` when
+//! `iss` = `https://securetoken.google.com/<project>`, `exp` in the future, `iat` and `auth_time` present,
+//! positive and not in the future (a token without either is refused, as the Admin SDKs refuse it), `sub` non-empty and at most 128 bytes, and `firebase.tenant` when
 //! Identity Platform multi-tenancy is configured ([`claims`]). The text claims that reach the
 //! database (`sub`, `email`, `name`) are bounded and cleaned first ([`claim_text`]): a token whose
 //! uid or email the store could not hold is refused (`invalid_token`), a name is cleaned.
@@ -21,7 +21,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 
 pub use claims::{Caller, IdClaims};
-pub use google_keys::GoogleKeys;
+pub use google_keys::{GoogleKeys, RefreshPolicy};
 
 /// Why a token was refused. The text is for the log; clients only see `invalid_token`.
 #[derive(Debug, thiserror::Error)]
@@ -54,14 +54,25 @@ pub struct IdTokenVerifier {
 const SKEW: Duration = Duration::from_secs(60);
 
 impl IdTokenVerifier {
-    /// Verifies Google-signed tokens, fetching keys from `jwks_url`.
+    /// Verifies Google-signed tokens, fetching keys from `jwks_url` as often as the production
+    /// [`RefreshPolicy`] allows.
     pub fn google(
         project_id: &str,
         tenant: Option<String>,
         jwks_url: &str,
     ) -> anyhow::Result<Self> {
+        Self::google_with(project_id, tenant, jwks_url, RefreshPolicy::default())
+    }
+
+    /// [`Self::google`] with its own key refresh floors (tests shorten them).
+    pub fn google_with(
+        project_id: &str,
+        tenant: Option<String>,
+        jwks_url: &str,
+        policy: RefreshPolicy,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
-            mode: Mode::Google(GoogleKeys::new(jwks_url)?),
+            mode: Mode::Google(GoogleKeys::new(jwks_url, policy)?),
             project_id: project_id.to_owned(),
             tenant,
         })

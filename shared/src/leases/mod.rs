@@ -53,6 +53,11 @@ pub struct LeaseClaims {
     pub exp: i64,
     /// How often to heartbeat (seconds).
     pub hbi: u64,
+    /// Which grant of the session this lease is (1 when new, one more each time the same user
+    /// re-acquires on the same machine): only the latest grant's lease releases the seat. 0 in a
+    /// lease issued before grants were numbered.
+    #[serde(default)]
+    pub grant: u64,
 }
 
 /// Claims and keys for the unit tests of the signer and the verifiers.
@@ -82,6 +87,7 @@ pub(crate) mod fixtures {
             iat: now,
             exp: now + exp_in,
             hbi: 120,
+            grant: 1,
         }
     }
 

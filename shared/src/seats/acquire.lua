@@ -1,15 +1,16 @@
 -- Acquire a seat (after prune.lua and rate.lua). ARGV: max_seats, ttl_ms, holder, new session id,
 -- session JSON, then the limits: per-machine calls and window (µs), per-license calls and window
--- (0 = off). KEYS[6] the machine's limit, KEYS[7] the license's (see limits.rs).
--- Returns {'renewed'|'granted', session, expires_at_ms, in_use}, {'full', in_use,
--- earliest_expiry_ms} or {'limited', 'machine'|'license', wait_us}.
+-- (0 = off). KEYS[7] the machine's limit, KEYS[8] the license's (see limits.rs).
+-- Returns {'renewed'|'granted', session, expires_at_ms, in_use, grant}, {'full', in_use,
+-- earliest_expiry_ms} or {'limited', 'machine'|'license', wait_us}. The grant numbers the
+-- session's grants (1 when new, one more per renewal); its lease carries it (see release.lua).
 local max_seats, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local holder, new_session, data = ARGV[3], ARGV[4], ARGV[5]
 
 -- A limited call changes nothing: no seat, no denial count, no limit charged. The machine's own
 -- limit applies to every call; the license's only to machines that hold no seat, so a machine
 -- renewing its seat is never shut out by its neighbours' storm.
-local machine_tat, machine_wait = rate_check(KEYS[6], tonumber(ARGV[6]), tonumber(ARGV[7]))
+local machine_tat, machine_wait = rate_check(KEYS[7], tonumber(ARGV[6]), tonumber(ARGV[7]))
 if not machine_tat then
   return {'limited', 'machine', string.format('%.0f', machine_wait)}
 end
@@ -22,16 +23,17 @@ local existing = redis.call('HGET', holders, holder)
 if existing and redis.call('ZSCORE', seats, existing) then
   local expires = now + ttl
   redis.call('ZADD', seats, 'XX', expires, existing)
-  rate_take(KEYS[6], machine_tat)
-  return {'renewed', existing, tostring(expires), tostring(redis.call('ZCARD', seats))}
+  local grant = redis.call('HINCRBY', grants, existing, 1)
+  rate_take(KEYS[7], machine_tat)
+  return {'renewed', existing, tostring(expires), tostring(redis.call('ZCARD', seats)), tostring(grant)}
 end
 
-local license_tat, license_wait = rate_check(KEYS[7], tonumber(ARGV[8]), tonumber(ARGV[9]))
+local license_tat, license_wait = rate_check(KEYS[8], tonumber(ARGV[8]), tonumber(ARGV[9]))
 if not license_tat then
   return {'limited', 'license', string.format('%.0f', license_wait)}
 end
-rate_take(KEYS[6], machine_tat)
-rate_take(KEYS[7], license_tat)
+rate_take(KEYS[7], machine_tat)
+rate_take(KEYS[8], license_tat)
 
 local in_use = redis.call('ZCARD', seats)
 if in_use < max_seats then
@@ -39,8 +41,9 @@ if in_use < max_seats then
   redis.call('ZADD', seats, expires, new_session)
   redis.call('HSET', sessions, new_session, data)
   redis.call('HSET', holders, holder, new_session)
+  redis.call('HSET', grants, new_session, 1)
   append('acquired', new_session, data, now, in_use + 1)
-  return {'granted', new_session, tostring(expires), tostring(in_use + 1)}
+  return {'granted', new_session, tostring(expires), tostring(in_use + 1), '1'}
 end
 
 -- A denial adds one to the machine's pending count instead of appending an event, so a client

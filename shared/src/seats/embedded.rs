@@ -99,6 +99,9 @@ struct Pool {
     seats: HashMap<String, (i64, SessionData)>,
     /// `user:fingerprint` → session id.
     holders: HashMap<String, String>,
+    /// Session id → its latest grant (1, then one more per renewal); only a lease of that grant
+    /// releases it (see release.lua).
+    grants: HashMap<String, u64>,
     /// Undrained events, oldest first.
     events: VecDeque<SeatEvent>,
     /// `user:fingerprint` → that machine's denials since the last flush.
@@ -182,6 +185,7 @@ impl Pool {
     }
 
     fn forget(&mut self, session_id: &str) -> Option<(i64, SessionData)> {
+        self.grants.remove(session_id);
         let (expires, data) = self.seats.remove(session_id)?;
         if self
             .holders
@@ -285,11 +289,15 @@ impl SeatStore for EmbeddedSeats {
         {
             *expires = now + ttl;
             buckets.take(machine_key, machine_tat, now_us);
+            let grant = pool.grants.entry(existing.clone()).or_default();
+            *grant += 1;
+            let grant = *grant;
             return Ok(Acquired::Granted {
                 session_id: existing,
                 expires_at_ms: now + ttl,
                 in_use: pool.seats.len() as u32,
                 renewed: true,
+                grant,
             });
         }
         let license_key = format!("{license}:acquire");
@@ -312,6 +320,7 @@ impl SeatStore for EmbeddedSeats {
             );
             pool.holders
                 .insert(holder.clone(), new_session_id.to_owned());
+            pool.grants.insert(new_session_id.to_owned(), 1);
             pool.append(
                 self.event_ids.next(now),
                 SeatEventKind::Acquired,
@@ -325,6 +334,7 @@ impl SeatStore for EmbeddedSeats {
                 expires_at_ms: now + ttl,
                 in_use: in_use + 1,
                 renewed: false,
+                grant: 1,
             });
         }
         let next_expiry_ms = pool.seats.values().map(|(e, _)| *e).min().unwrap_or(now);
@@ -362,8 +372,13 @@ impl SeatStore for EmbeddedSeats {
         let (license_id, session_id) = (request.license_id, request.session_id.as_str());
         let mut pools = self.lock()?;
         let mut buckets = self.lock_buckets()?;
+        let mut superseded = false;
         let freed = pools.get_mut(&license_id).and_then(|pool| {
             pool.prune(now, &self.event_ids);
+            superseded = pool.grants.get(session_id).copied().unwrap_or(0) > request.grant;
+            if superseded {
+                return None;
+            }
             let (_, data) = pool.forget(session_id)?;
             let id = self.event_ids.next(now);
             pool.append(
@@ -387,7 +402,11 @@ impl SeatStore for EmbeddedSeats {
         match buckets.check(&key, request.limit, LimitScope::Machine, now_us) {
             Ok(tat) => {
                 buckets.take(key, tat, now_us);
-                Ok(Released::Gone)
+                Ok(if superseded {
+                    Released::Superseded
+                } else {
+                    Released::Gone
+                })
             }
             Err(limited) => Ok(Released::Limited(limited)),
         }

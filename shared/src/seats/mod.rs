@@ -113,6 +113,10 @@ pub struct SeatRequest {
     pub limits: AcquireLimits,
 }
 
+/// A [`ReleaseRequest::grant`] that frees the session whatever its latest grant (an admin ending
+/// a session, a member removed).
+pub const ANY_GRANT: u64 = u64::MAX;
+
 /// A request to give a seat back.
 #[derive(Debug, Clone)]
 pub struct ReleaseRequest {
@@ -125,6 +129,9 @@ pub struct ReleaseRequest {
     pub machine: String,
     /// How often this machine may release a seat that is already gone (none: unlimited).
     pub limit: Option<Rate>,
+    /// The grant the lease carries ([`Acquired::Granted::grant`]; 0 for a lease without one):
+    /// only the session's latest grant frees it.
+    pub grant: u64,
 }
 
 /// How a release ended.
@@ -134,6 +141,9 @@ pub enum Released {
     Freed,
     /// The seat was already gone; nothing changed.
     Gone,
+    /// The lease is older than the session's latest grant: the same user re-acquired on the same
+    /// machine (another process) since, and that grant's holder runs on the seat; nothing changed.
+    Superseded,
     /// The seat was already gone and this machine released gone seats too often.
     Limited(Limited),
 }
@@ -151,6 +161,9 @@ pub enum Acquired {
         in_use: u32,
         /// Whether this is the caller's existing session.
         renewed: bool,
+        /// Which grant of the session this is: 1 when new, one more per renewal. The lease
+        /// carries it, so that an older lease cannot release the seat a newer grant holds.
+        grant: u64,
     },
     /// Every seat is held.
     Full {
@@ -252,8 +265,9 @@ pub trait SeatStore: Send + Sync + 'static {
         ttl: Duration,
     ) -> SeatResult<Option<i64>>;
 
-    /// Frees a session; `Gone` when it was already gone, `Limited` instead when the request's
-    /// limit refuses another release of a gone seat by that machine.
+    /// Frees a session; `Gone` when it was already gone, `Superseded` when the request's grant is
+    /// older than the session's latest, `Limited` instead of either when the request's limit
+    /// refuses another such release by that machine.
     async fn release_from(&self, request: &ReleaseRequest) -> SeatResult<Released>;
 
     /// Frees a session without any limit (admins, removed members); `false` when it was already
@@ -264,6 +278,7 @@ pub trait SeatStore: Send + Sync + 'static {
             session_id: session_id.to_owned(),
             machine: String::new(),
             limit: None,
+            grant: ANY_GRANT,
         };
         Ok(self.release_from(&request).await? == Released::Freed)
     }
@@ -325,9 +340,11 @@ pub mod lua {
 
     /// The keys of a license's pool in the order acquire, release and reap take them, all under
     /// its `{lic:<id>}` hash tag (`prefix` first: empty in production).
-    pub fn pool_keys(prefix: &str, license: uuid::Uuid) -> [String; 5] {
-        ["seats", "sessions", "holders", "events", "denials"]
-            .map(|part| format!("{prefix}{{lic:{license}}}:{part}"))
+    pub fn pool_keys(prefix: &str, license: uuid::Uuid) -> [String; 6] {
+        [
+            "seats", "sessions", "holders", "events", "denials", "grants",
+        ]
+        .map(|part| format!("{prefix}{{lic:{license}}}:{part}"))
     }
 
     /// The keys of acquire's limits, after [`pool_keys`]: the machine `holder`'s and the

@@ -1,10 +1,12 @@
 -- Shared head of acquire.lua, release.lua and reap.lua (prepended by seats/mod.rs).
 -- KEYS[1] seats ZSET (session -> expiry ms), KEYS[2] sessions HASH (session -> JSON),
 -- KEYS[3] holders HASH (user:fingerprint -> session), KEYS[4] events STREAM,
--- KEYS[5] denials HASH (user:fingerprint -> pending denial count, see acquire.lua).
+-- KEYS[5] denials HASH (user:fingerprint -> pending denial count, see acquire.lua), KEYS[6] grants
+-- HASH (session -> how many times it was granted: 1, then one more per renewal; see release.lua).
 -- Every expired member is moved to the events stream as 'expired' before it is removed, so no
--- expiry goes unrecorded; all five keys share the {lic:<id>} hash tag.
-local seats, sessions, holders, events, denials = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+-- expiry goes unrecorded; all six keys share the {lic:<id>} hash tag.
+local seats, sessions, holders, events, denials, grants =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
@@ -19,6 +21,7 @@ local function append(kind, session, data, at, extra)
 end
 
 local function forget(session)
+  redis.call('HDEL', grants, session)
   local data = redis.call('HGET', sessions, session)
   if data then
     redis.call('HDEL', sessions, session)

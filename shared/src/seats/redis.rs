@@ -9,6 +9,8 @@
 //! - `{lic:<id>}:holders`: hash, `user:fingerprint` → session id (one seat per user per machine);
 //! - `{lic:<id>}:events`: stream of seat events waiting for [`super::cleanup`], never trimmed;
 //! - `{lic:<id>}:denials`: hash, `user:fingerprint` → that machine's pending denial count;
+//! - `{lic:<id>}:grants`: hash, session id → its latest grant (1, then one more per renewal), which
+//!   a lease must carry to release the seat;
 //! - `{lic:<id>}:rate:acquire:<user:fingerprint>`, `{lic:<id>}:rate:acquire` and
 //!   `{lic:<id>}:rate:release:<user:fingerprint hash>`: the rate limits' TATs in µs
 //!   ([`super::limits`]), each expiring when its bucket is full again.
@@ -106,7 +108,7 @@ impl RedisSeats {
     }
 
     /// The keys of a license's pool, in the order the scripts expect.
-    fn pool_keys(&self, license: Uuid) -> [String; 5] {
+    fn pool_keys(&self, license: Uuid) -> [String; 6] {
         lua::pool_keys(&self.prefix, license)
     }
 
@@ -255,12 +257,13 @@ impl SeatStore for RedisSeats {
             .await
             .map_err(classify)?;
         match reply.as_slice() {
-            [kind, session, expires, in_use] if kind == "granted" || kind == "renewed" => {
+            [kind, session, expires, in_use, grant] if kind == "granted" || kind == "renewed" => {
                 Ok(Acquired::Granted {
                     session_id: session.clone(),
                     expires_at_ms: int(expires)?,
                     in_use: int(in_use)? as u32,
                     renewed: kind == "renewed",
+                    grant: int(grant)? as u64,
                 })
             }
             [kind, in_use, earliest] if kind == "full" => Ok(Acquired::Full {
@@ -312,12 +315,14 @@ impl SeatStore for RedisSeats {
             .arg(&request.session_id)
             .arg(calls)
             .arg(window)
+            .arg(request.grant)
             .invoke_async(&mut conn)
             .await
             .map_err(classify)?;
         Ok(match released {
             1 => Released::Freed,
             0 => Released::Gone,
+            2 => Released::Superseded,
             wait => Released::Limited(Limited::after_us(LimitScope::Machine, -wait)),
         })
     }

@@ -30,7 +30,7 @@ mod timeouts;
 pub use connections::ConnectionLimits;
 pub use extract::{Path, Query};
 pub use health::Readiness;
-pub use json::Json;
+pub use json::{Json, Object};
 pub use shutdown::{
     listen_address, serve, serve_until_signal, serve_until_signal_keeping, serve_with,
     shutdown_signal,

@@ -150,7 +150,7 @@ impl RawRedis {
         })
     }
 
-    fn keys(&self, license: Uuid) -> [String; 5] {
+    fn keys(&self, license: Uuid) -> [String; 6] {
         lua::pool_keys(&self.prefix, license)
     }
 }
@@ -222,7 +222,7 @@ impl Api {
                     .await
                     .map_err(redis_failure)?;
                 match reply.as_slice() {
-                    [kind, session, expires, _] if kind == "granted" || kind == "renewed" => {
+                    [kind, session, expires, _, _] if kind == "granted" || kind == "renewed" => {
                         Ok(Granted::Seat {
                             session_id: session.clone(),
                             lease: session.clone(),
@@ -289,6 +289,9 @@ impl Api {
                     .release
                     .key(&raw.keys(license)[..])
                     .arg(lease)
+                    .arg(0) // no release limit
+                    .arg(0)
+                    .arg(shared::seats::ANY_GRANT)
                     .invoke_async(&mut raw.conn.clone())
                     .await
                     .map_err(redis_failure)?;

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -18,7 +19,7 @@ use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
-use shared::identity::IdTokenVerifier;
+use shared::identity::{IdTokenVerifier, RefreshPolicy};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -160,9 +161,25 @@ impl KeyServer {
         self.published.fetches.load(Ordering::SeqCst)
     }
 
-    /// A verifier of `PROJECT` fetching keys from this server.
+    /// A verifier of `PROJECT` fetching keys from this server, keys cached for at least 1 s (so
+    /// the `max-age` tests need not wait for production's 60 s floor).
     pub(crate) fn verifier(&self, tenant: Option<&str>) -> IdTokenVerifier {
-        IdTokenVerifier::google(PROJECT, tenant.map(str::to_owned), &self.url)
+        self.verifier_with(
+            tenant,
+            RefreshPolicy {
+                min_max_age: Duration::from_secs(1),
+                ..RefreshPolicy::default()
+            },
+        )
+    }
+
+    /// A verifier of `PROJECT` fetching keys from this server as `policy` allows.
+    pub(crate) fn verifier_with(
+        &self,
+        tenant: Option<&str>,
+        policy: RefreshPolicy,
+    ) -> IdTokenVerifier {
+        IdTokenVerifier::google_with(PROJECT, tenant.map(str::to_owned), &self.url, policy)
             .expect("verifier builds")
     }
 }

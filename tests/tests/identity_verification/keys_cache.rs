@@ -7,23 +7,33 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
-use shared::identity::{IdTokenVerifier, IdentityError};
+use shared::identity::{IdTokenVerifier, IdentityError, RefreshPolicy};
 
-use crate::key_server::{Fixture, SigningKey};
-use crate::{PROJECT, claims, invalid_reason};
+use crate::key_server::{Fixture, KeyServer, SigningKey};
+use crate::{PROJECT, TENANT, claims, invalid_reason};
 
 // ---------------------------------------------------------------------------------------------
 // Rotation, refresh floor, cache
 // ---------------------------------------------------------------------------------------------
 
-/// Slow by design: the verifier refreshes for an unknown `kid` at most once per 30 s, so the new key
-/// can only be picked up once that floor has passed since the last fetch.
+/// The floor between refreshes for unknown `kid`s (30 s in production), shortened here.
+const UNKNOWN_KID_FLOOR: Duration = Duration::from_secs(3);
+
+/// The verifier refreshes for an unknown `kid` at most once per floor, so the new key can only be
+/// picked up once that floor has passed since the last fetch.
 #[tokio::test]
 async fn a_token_signed_with_a_newly_published_key_verifies_after_one_refresh() {
     // Arrange: keys fetched while only key-1 is published (key-2 is made first: generating it may
     // take longer than the floor).
     let rotated = SigningKey::generate("key-2");
-    let fx = Fixture::start().await;
+    let mut fx = Fixture::start().await;
+    fx.verifier = fx.server.verifier_with(
+        Some(TENANT),
+        RefreshPolicy {
+            unknown_kid_floor: UNKNOWN_KID_FLOOR,
+            ..RefreshPolicy::default()
+        },
+    );
     fx.verifier
         .verify(&fx.key.sign(&claims("uid-ana")))
         .await
@@ -39,7 +49,7 @@ async fn a_token_signed_with_a_newly_published_key_verifies_after_one_refresh() 
     assert_eq!(fx.server.fetches(), 1);
 
     // Act: once the floor has passed.
-    tokio::time::sleep(Duration::from_secs(31)).await;
+    tokio::time::sleep(UNKNOWN_KID_FLOOR + Duration::from_millis(200)).await;
     let caller = fx.verifier.verify(&token).await;
 
     // Assert: one refresh, and both keys verify.
@@ -106,6 +116,24 @@ async fn keys_are_fetched_again_once_their_max_age_has_passed() {
     fx.verifier.verify(&token).await.expect("verifies");
 
     assert_eq!(fx.server.fetches(), 2);
+}
+
+/// `max-age=0` (or a tiny one) would make every token fetch the keys: production caches them for
+/// at least a minute whatever the endpoint says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_max_age_does_not_make_every_token_fetch_the_keys() {
+    let key = SigningKey::generate("key-1");
+    let server = KeyServer::start(&[&key], 0).await;
+    let verifier = server.verifier_with(Some(TENANT), RefreshPolicy::default());
+
+    for n in 0..50 {
+        verifier
+            .verify(&key.sign(&claims(&format!("uid-{n}"))))
+            .await
+            .expect("verifies");
+    }
+
+    assert_eq!(server.fetches(), 1, "keys fetched per token");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,6 +12,15 @@ use serde_json::json;
 use crate::key_server::{Fixture, SigningKey};
 use crate::{claims, now, with};
 
+/// `claims` without the claim `key`.
+fn without(mut claims: serde_json::Value, key: &str) -> serde_json::Value {
+    claims
+        .as_object_mut()
+        .expect("claims are an object")
+        .remove(key);
+    claims
+}
+
 /// Each way a token can be wrong, with the word its refusal reason must contain.
 #[derive(Debug, Clone, Copy)]
 enum Forgery {
@@ -20,6 +29,9 @@ enum Forgery {
     WrongIssuer,
     IssuedInTheFuture,
     AuthenticatedInTheFuture,
+    NoIssuedAt,
+    IssuedAtZero,
+    NoAuthTime,
     EmptySubject,
     SubjectOf129Characters,
     UnknownKid,
@@ -30,12 +42,15 @@ enum Forgery {
 }
 
 impl Forgery {
-    const ALL: [Self; 12] = [
+    const ALL: [Self; 15] = [
         Self::Expired,
         Self::WrongAudience,
         Self::WrongIssuer,
         Self::IssuedInTheFuture,
         Self::AuthenticatedInTheFuture,
+        Self::NoIssuedAt,
+        Self::IssuedAtZero,
+        Self::NoAuthTime,
         Self::EmptySubject,
         Self::SubjectOf129Characters,
         Self::UnknownKid,
@@ -59,6 +74,9 @@ impl Forgery {
             )),
             Self::IssuedInTheFuture => key.sign(&with(valid, "iat", hour_from_now)),
             Self::AuthenticatedInTheFuture => key.sign(&with(valid, "auth_time", hour_from_now)),
+            Self::NoIssuedAt => key.sign(&without(valid, "iat")),
+            Self::IssuedAtZero => key.sign(&with(valid, "iat", json!(0))),
+            Self::NoAuthTime => key.sign(&without(valid, "auth_time")),
             Self::EmptySubject => key.sign(&with(valid, "sub", json!(""))),
             Self::SubjectOf129Characters => key.sign(&with(valid, "sub", json!("u".repeat(129)))),
             Self::UnknownKid => key.sign_as("kid-nobody-published", &valid),
@@ -88,6 +106,9 @@ impl Forgery {
             Self::WrongIssuer => "iss",
             Self::IssuedInTheFuture => "iat",
             Self::AuthenticatedInTheFuture => "auth_time",
+            Self::NoIssuedAt => "iat None is missing",
+            Self::IssuedAtZero => "iat Some(0) is missing or not a time",
+            Self::NoAuthTime => "auth_time None is missing",
             Self::EmptySubject => "sub has 0 bytes",
             Self::SubjectOf129Characters => "sub has 129 bytes",
             Self::UnknownKid => "not a current Google key",
@@ -137,6 +158,15 @@ async fn a_token_issued_in_the_future_is_refused_naming_iat() {
 #[tokio::test]
 async fn a_token_authenticated_in_the_future_is_refused_naming_auth_time() {
     assert_refused(Forgery::AuthenticatedInTheFuture).await;
+}
+
+/// The Firebase Admin SDKs refuse a token without `iat` or `auth_time`, or with a zero one; a
+/// signed token lacking them is no token Identity Platform issued.
+#[tokio::test]
+async fn a_token_without_iat_or_auth_time_or_with_iat_zero_is_refused() {
+    assert_refused(Forgery::NoIssuedAt).await;
+    assert_refused(Forgery::IssuedAtZero).await;
+    assert_refused(Forgery::NoAuthTime).await;
 }
 
 #[tokio::test]

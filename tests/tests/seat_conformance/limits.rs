@@ -64,6 +64,7 @@ async fn release_with(
         session_id: session.to_owned(),
         machine: machine.to_owned(),
         limit,
+        grant: shared::seats::ANY_GRANT,
     };
     seats.release_from(&request).await.expect("release answers")
 }

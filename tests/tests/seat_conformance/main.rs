@@ -142,6 +142,7 @@ struct Seat {
     expires_at_ms: i64,
     in_use: u32,
     renewed: bool,
+    grant: u64,
 }
 
 #[track_caller]
@@ -152,11 +153,13 @@ fn granted(answer: Acquired) -> Seat {
             expires_at_ms,
             in_use,
             renewed,
+            grant,
         } => Seat {
             id: session_id,
             expires_at_ms,
             in_use,
             renewed,
+            grant,
         },
         full => panic!("expected a seat, the store answered {full:?}"),
     }

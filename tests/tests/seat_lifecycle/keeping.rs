@@ -10,6 +10,7 @@ integration_tests::on_both_backends!(
     a_held_seat_heartbeats_in_the_background_and_release_frees_it,
     a_seat_the_service_lost_is_acquired_again_without_the_program_noticing,
     two_programs_on_one_machine_share_one_seat_and_the_last_one_releases_it,
+    the_first_program_releases_the_seat_with_the_later_programs_lease_when_it_stops_last,
 );
 
 async fn a_held_seat_heartbeats_in_the_background_and_release_frees_it(backends: Backends) {
@@ -114,4 +115,34 @@ async fn two_programs_on_one_machine_share_one_seat_and_the_last_one_releases_it
     assert!(matches!(second.status(), SeatStatus::Held { .. }));
     assert_eq!(second.release().await, ReleaseOutcome::Released);
     assert!(held(&server, license).await.is_empty());
+}
+
+/// The second program's acquire renewed the seat (grant 2), and the service frees a seat only for
+/// its latest grant's lease. When the second stops first and the first stops last, the first
+/// releases with the second's lease from the seat file: its own would free nothing.
+async fn the_first_program_releases_the_seat_with_the_later_programs_lease_when_it_stops_last(
+    backends: Backends,
+) {
+    let Some((server, owner, tenant)) = owner_on(backends, &[]).await else {
+        return;
+    };
+    super::set_plan(&server, tenant, 2, shared::domain::LicenseStatus::Active).await;
+    let cli = Machine::of(&owner, 4);
+    let python = cli.same();
+    let first = cli.acquire(&server.url).await;
+    let second = python.acquire(&server.url).await;
+    let license = first.grant().license.id;
+    assert_eq!(
+        (first.grant().claims.grant, second.grant().claims.grant),
+        (1, 2)
+    );
+
+    assert_eq!(second.release().await, ReleaseOutcome::LeftToOthers(1));
+    assert_eq!(held(&server, license).await.len(), 1);
+    assert_eq!(first.release().await, ReleaseOutcome::Released);
+
+    assert!(
+        held(&server, license).await.is_empty(),
+        "the seat leaked: the first program's older lease freed nothing"
+    );
 }

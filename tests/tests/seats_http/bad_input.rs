@@ -11,6 +11,7 @@ use crate::{base64_claims_with, lease, owner_on, server_claims};
 integration_tests::on_both_backends!(
     bad_leases_are_refused_with_clear_codes,
     malformed_acquire_requests_answer_problems,
+    a_hostname_that_could_pass_for_another_is_refused,
 );
 
 async fn bad_leases_are_refused_with_clear_codes(backends: Backends) {
@@ -146,4 +147,59 @@ async fn malformed_acquire_requests_answer_problems(backends: Backends) {
         .await
         .expect("answer");
     assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+/// The holders list shows each machine's hostname to owners and admins: a right-to-left override
+/// could make `laptop\u{202e}gpj.exe` read as `laptopexe.jpg`, a control character could rewrite
+/// a terminal line. Each is refused naming the field and nothing is held; the CLI drops them
+/// before it sends (`coditect_license::fingerprint::printable_hostname`).
+async fn a_hostname_that_could_pass_for_another_is_refused(backends: Backends) {
+    let Some((server, owner, _)) = owner_on(backends, &[]).await else {
+        return;
+    };
+    let url = format!("{}/api/v1/licenses/acquire", server.url);
+    for (what, hostname, version) in [
+        ("right-to-left override", "laptop\u{202e}gpj.exe", "1.0"),
+        ("left-to-right isolate", "ana\u{2066}-laptop", "1.0"),
+        ("Arabic letter mark", "ana\u{061c}laptop", "1.0"),
+        ("escape sequence", "ana\u{1b}[2Jlaptop", "1.0"),
+        ("NUL", "ana\u{0}laptop", "1.0"),
+        ("override in the version", "laptop", "1.0\u{202e}"),
+    ] {
+        let reply = send(
+            Method::POST,
+            &url,
+            Some(&owner.token()),
+            Some(serde_json::json!({
+                "fingerprint": machine(1),
+                "hostname": hostname,
+                "client_version": version,
+            })),
+        )
+        .await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(ProblemCode::ValidationFailed)
+            ),
+            "{what}: {}",
+            reply.text
+        );
+        let field = if what.contains("version") {
+            "client_version"
+        } else {
+            "hostname"
+        };
+        assert!(
+            reply.problem().detail.contains(field),
+            "{what}: {}",
+            reply.text
+        );
+    }
+    // What the CLI sends for such a name is accepted, and the seat was free all along.
+    let cleaned = coditect_license::fingerprint::printable_hostname("laptop\u{202e}gpj.exe");
+    assert_eq!(cleaned, "laptopgpj.exe");
+    let granted = acquire(&server.url, &owner, &machine(1), &cleaned).await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.text);
 }

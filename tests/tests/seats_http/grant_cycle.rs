@@ -5,12 +5,71 @@ use integration_tests::server::Backends;
 use reqwest::StatusCode;
 use shared::api::{AcquireResponse, HeartbeatResponse, ProblemCode};
 
-use crate::{lease, owner_on};
+use crate::{lease, owner_on, server_claims};
 
 integration_tests::on_both_backends!(
     a_user_acquires_heartbeats_and_releases_a_seat,
     the_lease_verifies_offline_with_the_published_keys,
+    a_second_process_keeps_the_seat_when_the_first_exits,
 );
+
+/// Two CLI processes of one user on one machine share the machine's seat: the second acquire
+/// renews it and its lease carries grant 2. The first process exiting (its release with grant 1,
+/// even once that lease has expired) leaves the seat to the second; the second's release frees it.
+async fn a_second_process_keeps_the_seat_when_the_first_exits(backends: Backends) {
+    let Some((server, owner, _)) = owner_on(backends, &[]).await else {
+        return;
+    };
+    let first = acquire(&server.url, &owner, &machine(1), "laptop").await;
+    let second = acquire(&server.url, &owner, &machine(1), "laptop").await;
+    let (first, second) = (lease(&first), second.json::<AcquireResponse>());
+    assert!(second.renewed);
+    let (first_claims, second_claims) = (
+        server_claims(&first, &server),
+        server_claims(&second.lease, &server),
+    );
+    assert_eq!(first_claims.sid, second_claims.sid);
+    assert_eq!((first_claims.grant, second_claims.grant), (1, 2));
+    // The first lease as it is once its offline grace has passed.
+    let signer = shared::leases::signing::Ed25519Signer::load(
+        server.config.lease_signing_key.file().expect("a key file"),
+        false,
+    )
+    .expect("server key");
+    let mut expired_claims = first_claims.clone();
+    expired_claims.exp = chrono::Utc::now().timestamp() - 60;
+    let expired = shared::leases::signing::LeaseSigner::sign(&signer, &expired_claims)
+        .await
+        .expect("signs");
+
+    for (what, old) in [
+        ("the first lease", &first),
+        ("the first lease, expired", &expired),
+    ] {
+        let gone = release(&server.url, old).await;
+        assert_eq!(gone.status, StatusCode::NO_CONTENT, "{what}: {}", gone.text);
+        let beat = heartbeat(&server.url, &second.lease).await;
+        assert_eq!(
+            beat.status,
+            StatusCode::OK,
+            "{what}: the second process lost its seat"
+        );
+        let other = acquire(&server.url, &owner, &machine(2), "desktop").await;
+        assert_eq!(
+            other.code(),
+            Some(ProblemCode::SeatsExhausted),
+            "{what}: the seat was freed: {}",
+            other.text
+        );
+    }
+
+    assert_eq!(
+        release(&server.url, &second.lease).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let other = acquire(&server.url, &owner, &machine(2), "desktop").await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.text);
+}
 
 async fn a_user_acquires_heartbeats_and_releases_a_seat(backends: Backends) {
     let Some((server, owner, _)) = owner_on(backends, &[]).await else {

@@ -127,11 +127,13 @@ operation! {
     /// Give a seat back
     ///
     /// Idempotent: 204 whether the seat was held or already gone. A lease past its offline grace may
-    /// still release its seat.
+    /// still release its seat, but only the lease of the seat's latest grant (its `grant` claim)
+    /// frees it: once another program of the same user on the same machine has acquired the seat
+    /// again, an older lease's release changes nothing.
     release: delete "/api/v1/licenses/release", tag = "seats", auth = "lease",
     responses(
-        (status = 204, description = "The seat is free."),
-        (status = 429, description = "`rate_limited`: the seat was already gone and this machine (user + fingerprint hash of the lease) released gone seats more often than `RELEASE_RATE_PER_MACHINE` per window. A release that frees a seat is never limited.", body = ProblemDetails, content_type = "application/problem+json",
+        (status = 204, description = "The seat is free (or was already gone, or is held by a later grant of this machine)."),
+        (status = 429, description = "`rate_limited`: the seat was already gone (or held by a later grant) and this machine (user + fingerprint hash of the lease) released gone seats more often than `RELEASE_RATE_PER_MACHINE` per window. A release that frees a seat is never limited.", body = ProblemDetails, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds until a call would pass (at least 1)."))),
     )
 }
@@ -142,8 +144,8 @@ operation! {
     /// The same as `DELETE /api/v1/licenses/release`.
     release_by_post: post "/api/v1/licenses/release", tag = "seats", auth = "lease",
     responses(
-        (status = 204, description = "The seat is free."),
-        (status = 429, description = "`rate_limited`: the seat was already gone and this machine (user + fingerprint hash of the lease) released gone seats more often than `RELEASE_RATE_PER_MACHINE` per window. A release that frees a seat is never limited.", body = ProblemDetails, content_type = "application/problem+json",
+        (status = 204, description = "The seat is free (or was already gone, or is held by a later grant of this machine)."),
+        (status = 429, description = "`rate_limited`: the seat was already gone (or held by a later grant) and this machine (user + fingerprint hash of the lease) released gone seats more often than `RELEASE_RATE_PER_MACHINE` per window. A release that frees a seat is never limited.", body = ProblemDetails, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds until a call would pass (at least 1)."))),
     )
 }

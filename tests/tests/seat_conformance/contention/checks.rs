@@ -33,6 +33,7 @@ impl Contended {
                 expires_at_ms,
                 in_use,
                 renewed,
+                ..
             }) => {
                 assert!(
                     (1..=cap).contains(&in_use),
