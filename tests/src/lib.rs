@@ -11,6 +11,7 @@ pub mod api;
 pub mod backends;
 pub mod cli;
 pub mod load;
+pub mod private_backends;
 pub mod process;
 pub mod server;
 pub mod terminal;
