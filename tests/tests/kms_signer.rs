@@ -1,7 +1,9 @@
 //! Lease signing with Cloud KMS, against a local server speaking the documented KMS and metadata
 //! wire format with real RSA keys: leases verify with the published keys, every integrity check
-//! of a sign answer is enforced, the access token is reused, and a failing KMS fails an acquire
-//! cleanly.
+//! of a sign and a public-key answer is enforced, a corrupted signature is asked for again a
+//! bounded number of times, a refused access token is replaced, the token is otherwise reused, and
+//! a failing KMS fails an acquire cleanly — also the first grant of a seat, whose retry gets that
+//! same seat.
 
 #[path = "kms_signer/fake_kms.rs"]
 mod fake_kms;
@@ -11,7 +13,7 @@ use std::sync::atomic::Ordering;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use fake_kms::{FakeKms, Mode, key_version, version};
+use fake_kms::{FakeKms, KeyMode, Mode, key_version, version};
 use integration_tests::api::{acquire, machine, register, send};
 use integration_tests::server::TempDir;
 use integration_tests::tokens::Person;
@@ -19,7 +21,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use shared::api::{AcquireResponse, ProblemCode};
 use shared::config::Config;
-use shared::leases::kms::KmsClient;
+use shared::leases::kms::{KmsClient, SIGN_ATTEMPTS};
 use shared::leases::signing::KmsSigner;
 use shared::leases::signing::LeaseSigner;
 use shared::leases::verifying::LeaseVerifier;
@@ -97,9 +99,124 @@ async fn refused_when(mode: Mode) -> String {
 }
 
 #[tokio::test]
-async fn a_signature_whose_crc32c_does_not_match_is_refused() {
-    let why = refused_when(Mode::WrongSignatureCrc).await;
+async fn a_corrupted_signature_is_asked_for_again_and_one_good_answer_signs() {
+    let (fake, signer) = signer_on_version(1).await;
+    fake.set_mode(Mode::CorruptSignatures(1));
+
+    let token = signer
+        .sign(&claims())
+        .await
+        .expect("the second answer signs");
+
+    assert_eq!(fake.sign_calls.load(Ordering::SeqCst), 2);
+    let verifier = LeaseVerifier::from_jwks(&signer.jwks(), ISSUER).expect("verifier");
+    assert!(verifier.verify(&token).is_ok());
+}
+
+#[tokio::test]
+async fn signatures_that_keep_failing_their_crc32c_are_refused_after_a_bounded_retry() {
+    let (fake, signer) = signer_on_version(1).await;
+    fake.set_mode(Mode::CorruptSignatures(100));
+
+    let refused = signer.sign(&claims()).await;
+
+    let why = format!("{:#}", refused.expect_err("no lease is produced"));
     assert!(why.contains("CRC32C"), "{why}");
+    assert_eq!(fake.sign_calls.load(Ordering::SeqCst), SIGN_ATTEMPTS);
+}
+
+#[tokio::test]
+async fn a_refused_access_token_is_dropped_and_the_call_made_again_with_a_fresh_one() {
+    let (fake, signer) = signer_on_version(1).await;
+    assert_eq!(
+        fake.tokens_issued.load(Ordering::SeqCst),
+        1,
+        "connect's token"
+    );
+
+    // One 401: a fresh token and one more call sign.
+    fake.set_mode(Mode::RefuseTokens(1));
+    signer.sign(&claims()).await.expect("the retry signs");
+    assert_eq!(fake.tokens_issued.load(Ordering::SeqCst), 2);
+    assert_eq!(fake.sign_calls.load(Ordering::SeqCst), 2);
+
+    // Two: the retry is refused too, and the call fails; the refused token is not kept, so the
+    // next signature fetches a third.
+    fake.set_mode(Mode::RefuseTokens(2));
+    let refused = signer.sign(&claims()).await;
+    let why = format!("{:#}", refused.expect_err("no lease is produced"));
+    assert!(why.contains("401"), "{why}");
+    assert_eq!(fake.tokens_issued.load(Ordering::SeqCst), 3);
+    signer.sign(&claims()).await.expect("signs");
+    assert_eq!(fake.tokens_issued.load(Ordering::SeqCst), 4);
+    assert_eq!(fake.sign_calls.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test]
+async fn a_public_key_answer_failing_a_check_is_refused() {
+    let fake = FakeKms::start(3600).await;
+    let client = KmsClient::new(fake.endpoints.clone()).expect("client");
+    for (mode, expected) in [
+        (KeyMode::OtherName, "cryptoKeyVersions/2"),
+        (KeyMode::WrongCrc, "does not match its pemCrc32c"),
+        (KeyMode::OtherAlgorithm, "EC_SIGN_P256_SHA256"),
+        (KeyMode::NoCrc, "without pemCrc32c"),
+    ] {
+        fake.set_key_mode(mode);
+
+        let refused = client.public_keys(&[key_version(1)]).await;
+
+        let why = format!("{:#}", refused.expect_err("no key is used"));
+        assert!(why.contains(expected), "{mode:?}: {why}");
+    }
+    fake.set_key_mode(KeyMode::Honest);
+    assert!(client.public_keys(&[key_version(1)]).await.is_ok());
+}
+
+/// The fake follows the KMS reference where it matters to the client: a wrong `digestCrc32c` is
+/// an error answer, and `verifiedDigestCrc32c` is false only when none was sent.
+#[tokio::test]
+async fn the_fake_answers_a_wrong_or_missing_digest_crc32c_as_kms_documents() {
+    let fake = FakeKms::start(3600).await;
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .get(format!(
+            "{}/computeMetadata/v1/instance/service-accounts/default/token",
+            fake.endpoints.metadata
+        ))
+        .header("Metadata-Flavor", "Google")
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("JSON");
+    let bearer = token["access_token"].as_str().expect("a token").to_owned();
+    let sign = |body: Value| {
+        http.post(format!(
+            "{}/v1/{}:asymmetricSign",
+            fake.endpoints.kms_api,
+            version(1)
+        ))
+        .bearer_auth(&bearer)
+        .json(&body)
+        .send()
+    };
+    let digest = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+
+    let wrong = sign(serde_json::json!({"digest": {"sha256": digest}, "digestCrc32c": "1"}))
+        .await
+        .expect("answers");
+    let missing = sign(serde_json::json!({"digest": {"sha256": digest}}))
+        .await
+        .expect("answers");
+
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    let wrong: Value = wrong.json().await.expect("JSON");
+    assert_eq!(wrong["error"]["status"], "INVALID_ARGUMENT");
+    assert_eq!(missing.status(), StatusCode::OK);
+    let missing: Value = missing.json().await.expect("JSON");
+    assert_eq!(missing["verifiedDigestCrc32c"], false);
 }
 
 #[tokio::test]
@@ -195,7 +312,7 @@ async fn serve_signing_with(fake: &FakeKms, data_dir: &TempDir) -> String {
 }
 
 #[tokio::test]
-async fn acquire_signs_with_kms_and_answers_500_when_kms_fails() {
+async fn acquire_signs_with_kms_and_answers_503_unavailable_when_kms_fails() {
     let fake = FakeKms::start(3600).await;
     let data_dir = TempDir::new();
     let url = serve_signing_with(&fake, &data_dir).await;
@@ -228,4 +345,41 @@ async fn acquire_signs_with_kms_and_answers_500_when_kms_fails() {
     // Raw on purpose: the problem type ignores members it does not name, so only the JSON object
     // shows that no lease slipped into the refusal.
     assert!(refused.json::<Value>().get("lease").is_none());
+}
+
+/// acquire takes the seat before it signs the lease: when signing fails on a fresh grant the seat
+/// is held with no lease out. The client's retry must get that very seat back (a renewal), never a
+/// second one, and meanwhile nobody else can take it.
+#[tokio::test]
+async fn a_fresh_grant_whose_signing_fails_is_the_same_seat_on_the_retry() {
+    let fake = FakeKms::start(3600).await;
+    let data_dir = TempDir::new();
+    let url = serve_signing_with(&fake, &data_dir).await;
+    let owner = Person::at("acme.test");
+    assert_eq!(register(&url, &owner).await.status, StatusCode::CREATED);
+
+    // The first acquire of the FREE license's one seat: taken, then signing fails.
+    fake.set_mode(Mode::Fails(500));
+    let refused = acquire(&url, &owner, &machine(1), "laptop").await;
+    assert_eq!(
+        refused.code(),
+        Some(ProblemCode::Unavailable),
+        "{}",
+        refused.text
+    );
+    let other = acquire(&url, &owner, &machine(2), "desktop").await;
+    assert_eq!(
+        other.code(),
+        Some(ProblemCode::SeatsExhausted),
+        "the seat is held for the machine whose lease failed: {}",
+        other.text
+    );
+
+    // KMS answers again: the retry is the same seat, renewed.
+    fake.set_mode(Mode::Honest);
+    let retried = acquire(&url, &owner, &machine(1), "laptop").await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.text);
+    let grant: AcquireResponse = retried.json();
+    assert!(grant.renewed, "the seat taken before signing failed");
+    assert_eq!(grant.license.seats_in_use, 1, "never a second seat");
 }

@@ -1,6 +1,11 @@
 //! A local stand-in for Cloud KMS and the metadata server, speaking their documented REST wire
 //! format (`asymmetricSign`, `publicKey`, the metadata token) with real RSA keys, and able to
 //! misbehave in the ways a client must notice.
+//!
+//! Honest, it does what the KMS reference says: a request whose `digestCrc32c` does not match its
+//! digest is refused `400 INVALID_ARGUMENT`; `verifiedDigestCrc32c` is `true` only when the
+//! request carried a `digestCrc32c` (false means it did not receive one); every answer names the
+//! key version and carries the CRC32C of what it returns.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -49,14 +54,33 @@ pub(crate) fn key_version(n: usize) -> KeyVersionName {
 pub(crate) enum Mode {
     /// As Cloud KMS does.
     Honest,
-    /// A `signatureCrc32c` that does not match the signature.
-    WrongSignatureCrc,
-    /// `verifiedDigestCrc32c: false`.
+    /// The next this many answers carry a `signatureCrc32c` that does not match the signature (a
+    /// signature corrupted on the way back), then honest ones.
+    CorruptSignatures(usize),
+    /// `verifiedDigestCrc32c: false`, as KMS answers when the request's checksum did not reach it.
     DigestNotVerified,
     /// A `name` other than the version asked for.
     OtherVersion,
+    /// The next this many requests are refused `401 UNAUTHENTICATED` whatever their token (one
+    /// revoked or expired early), then answered honestly.
+    RefuseTokens(usize),
     /// This HTTP status and a Google error body.
     Fails(u16),
+}
+
+/// How the fake answers `publicKey`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyMode {
+    /// As Cloud KMS does.
+    Honest,
+    /// The key of another version, named as such.
+    OtherName,
+    /// A `pemCrc32c` that does not match the PEM.
+    WrongCrc,
+    /// An EC signing key's algorithm name.
+    OtherAlgorithm,
+    /// No `pemCrc32c` at all.
+    NoCrc,
 }
 
 /// The fake's state, shared with the test.
@@ -65,6 +89,10 @@ pub(crate) struct FakeKms {
     pub(crate) endpoints: KmsEndpoints,
     /// How `asymmetricSign` answers now.
     mode: Mutex<Mode>,
+    /// How `publicKey` answers now.
+    key_mode: Mutex<KeyMode>,
+    /// `asymmetricSign` requests received.
+    pub(crate) sign_calls: AtomicUsize,
     /// Access tokens handed out.
     pub(crate) tokens_issued: AtomicUsize,
     /// `expires_in` of each access token.
@@ -88,6 +116,8 @@ impl FakeKms {
                 metadata: base,
             },
             mode: Mutex::new(Mode::Honest),
+            key_mode: Mutex::new(KeyMode::Honest),
+            sign_calls: AtomicUsize::new(0),
             tokens_issued: AtomicUsize::new(0),
             token_lifetime,
         });
@@ -105,6 +135,24 @@ impl FakeKms {
     /// Makes `asymmetricSign` answer as `mode` says.
     pub(crate) fn set_mode(&self, mode: Mode) {
         *self.mode.lock().expect("mode lock") = mode;
+    }
+
+    /// Makes `publicKey` answer as `mode` says.
+    pub(crate) fn set_key_mode(&self, mode: KeyMode) {
+        *self.key_mode.lock().expect("mode lock") = mode;
+    }
+
+    /// The sign mode for one request, counting down the modes that last for some answers.
+    fn take_mode(&self) -> Mode {
+        let mut mode = self.mode.lock().expect("mode lock");
+        let now = *mode;
+        *mode = match now {
+            Mode::CorruptSignatures(n) | Mode::RefuseTokens(n) if n <= 1 => Mode::Honest,
+            Mode::CorruptSignatures(n) => Mode::CorruptSignatures(n - 1),
+            Mode::RefuseTokens(n) => Mode::RefuseTokens(n - 1),
+            other => other,
+        };
+        now
     }
 }
 
@@ -142,7 +190,7 @@ async fn kms(
     let public = path.strip_suffix("/publicKey");
     match (method, sign, public) {
         (Method::POST, Some(name), _) => asymmetric_sign(&fake, name, &body),
-        (Method::GET, _, Some(name)) => public_key(name),
+        (Method::GET, _, Some(name)) => public_key(&fake, name),
         _ => google_error(404, "NOT_FOUND"),
     }
 }
@@ -152,9 +200,12 @@ fn key_of(name: &str) -> Option<&'static RsaPrivateKey> {
 }
 
 fn asymmetric_sign(fake: &FakeKms, name: &str, body: &[u8]) -> Response {
-    let mode = *fake.mode.lock().expect("mode lock");
-    if let Mode::Fails(status) = mode {
-        return google_error(status, "INTERNAL");
+    fake.sign_calls.fetch_add(1, Ordering::SeqCst);
+    let mode = fake.take_mode();
+    match mode {
+        Mode::Fails(status) => return google_error(status, "INTERNAL"),
+        Mode::RefuseTokens(_) => return google_error(401, "UNAUTHENTICATED"),
+        _ => {}
     }
     let Some(key) = key_of(name) else {
         return google_error(404, "NOT_FOUND");
@@ -163,46 +214,70 @@ fn asymmetric_sign(fake: &FakeKms, name: &str, body: &[u8]) -> Response {
     let digest = STANDARD
         .decode(request["digest"]["sha256"].as_str().expect("digest.sha256"))
         .expect("base64 digest");
-    let sent_crc = request["digestCrc32c"]
-        .as_str()
-        .expect("digestCrc32c as a string");
-    let verified = sent_crc == CRC32C.checksum(&digest).to_string();
+    // An int64 field: a decimal string, as Google's own clients send it.
+    let sent_crc = request["digestCrc32c"].as_str();
+    if sent_crc.is_some_and(|crc| crc != CRC32C.checksum(&digest).to_string()) {
+        return google_error(400, "INVALID_ARGUMENT");
+    }
     let signature = key
         .sign(Pkcs1v15Sign::new::<Sha256>(), &digest)
         .expect("signs");
     let mut crc = u64::from(CRC32C.checksum(&signature));
     let mut signer = name.to_owned();
     match mode {
-        Mode::WrongSignatureCrc => crc += 1,
+        Mode::CorruptSignatures(_) => crc += 1,
         Mode::OtherVersion => signer = version(if name == version(1) { 2 } else { 1 }),
         _ => {}
     }
     axum::Json(json!({
         "signature": STANDARD.encode(&signature),
         "signatureCrc32c": crc.to_string(),
-        "verifiedDigestCrc32c": verified && mode != Mode::DigestNotVerified,
+        "verifiedDigestCrc32c": sent_crc.is_some() && mode != Mode::DigestNotVerified,
         "name": signer,
         "protectionLevel": "SOFTWARE",
     }))
     .into_response()
 }
 
-fn public_key(name: &str) -> Response {
+fn public_key(fake: &FakeKms, name: &str) -> Response {
     let Some(key) = key_of(name) else {
         return google_error(404, "NOT_FOUND");
     };
-    let pem = key
+    let mode = *fake.key_mode.lock().expect("mode lock");
+    let (answered_name, answered_key) = match mode {
+        KeyMode::OtherName => {
+            let other = if name == version(1) { 2 } else { 1 };
+            (version(other), &KEYS[other - 1])
+        }
+        _ => (name.to_owned(), key),
+    };
+    let pem = answered_key
         .to_public_key()
         .to_public_key_pem(LineEnding::LF)
         .expect("PEM");
-    axum::Json(json!({
+    let mut answer = json!({
         "pem": pem,
         "algorithm": "RSA_SIGN_PKCS1_2048_SHA256",
         "pemCrc32c": CRC32C.checksum(pem.as_bytes()).to_string(),
-        "name": name,
+        "name": answered_name,
         "protectionLevel": "SOFTWARE",
-    }))
-    .into_response()
+    });
+    match mode {
+        KeyMode::WrongCrc => {
+            answer["pemCrc32c"] = (u64::from(CRC32C.checksum(pem.as_bytes())) + 1)
+                .to_string()
+                .into();
+        }
+        KeyMode::OtherAlgorithm => answer["algorithm"] = "EC_SIGN_P256_SHA256".into(),
+        KeyMode::NoCrc => {
+            answer
+                .as_object_mut()
+                .expect("an object")
+                .remove("pemCrc32c");
+        }
+        KeyMode::Honest | KeyMode::OtherName => {}
+    }
+    axum::Json(answer).into_response()
 }
 
 fn google_error(status: u16, code: &str) -> Response {

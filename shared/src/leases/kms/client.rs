@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use super::KeyVersionName;
-use super::wire::{CRC32C, PublicKeyResponse, SignResponse, TokenResponse};
+use super::wire::{CRC32C, PublicKeyResponse, SignCheck, SignResponse, TokenResponse};
 use crate::config::Secret;
 
 /// The Cloud KMS API.
@@ -21,6 +21,11 @@ pub const KMS_API: &str = "https://cloudkms.googleapis.com";
 pub const METADATA_SERVER: &str = "http://metadata.google.internal";
 /// How long before its expiry a cached access token is replaced.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
+
+/// Sign calls per signature at most: KMS asks callers to retry a signature whose CRC32C does not
+/// match "a limited number of times", and a 401 (a token revoked or expired early) is retried
+/// once with a fresh token. Each call is bounded by the client's 5 s timeout.
+pub const SIGN_ATTEMPTS: usize = 3;
 
 /// Where the Cloud KMS API and the metadata server answer; tests serve both locally.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +87,7 @@ impl KmsClient {
         let key: PublicKeyResponse = self
             .send(request)
             .await
+            .map_err(anyhow::Error::from)
             .with_context(|| format!("fetching the public key of {version}"))?;
         key.to_jwk(version)
     }
@@ -95,7 +101,8 @@ impl KmsClient {
         Ok(JwkSet { keys })
     }
 
-    /// The PKCS#1 v1.5 signature of a SHA-256 `digest` by `version`, checked end to end.
+    /// The PKCS#1 v1.5 signature of a SHA-256 `digest` by `version`, checked end to end; a
+    /// corrupted answer or a refused token is retried, at most [`SIGN_ATTEMPTS`] calls in all.
     pub(crate) async fn sign_digest(
         &self,
         version: &str,
@@ -106,12 +113,39 @@ impl KmsClient {
             "digest": { "sha256": STANDARD.encode(digest) },
             "digestCrc32c": CRC32C.checksum(digest).to_string(),
         });
-        let request = self.http.post(url).bearer_auth(self.access_token().await?);
-        let signed: SignResponse = self
-            .send(request.json(&body))
-            .await
-            .with_context(|| format!("signing with {version}"))?;
-        signed.checked_signature(version)
+        let mut token_refused = false;
+        for attempt in 1..=SIGN_ATTEMPTS {
+            let last = attempt == SIGN_ATTEMPTS;
+            let request = self.http.post(&url).bearer_auth(self.access_token().await?);
+            let signed: SignResponse = match self.send(request.json(&body)).await {
+                Ok(signed) => signed,
+                // The cached token was dropped: one more call with a fresh one.
+                Err(Failure::Unauthorized(_)) if !token_refused && !last => {
+                    token_refused = true;
+                    continue;
+                }
+                Err(failure) => {
+                    return Err(anyhow::Error::from(failure))
+                        .with_context(|| format!("signing with {version}"));
+                }
+            };
+            match signed.checked_signature(version) {
+                Ok(signature) => return Ok(signature),
+                Err(SignCheck::Corrupted) if !last => {
+                    tracing::warn!(
+                        version,
+                        attempt,
+                        "a KMS signature did not match its CRC32C; signing again"
+                    );
+                }
+                Err(SignCheck::Corrupted) => bail!(
+                    "the signature by {version} did not match its CRC32C in {SIGN_ATTEMPTS} \
+                     answers: corrupted in transit"
+                ),
+                Err(SignCheck::Refused(why)) => return Err(why),
+            }
+        }
+        unreachable!("the last attempt returns")
     }
 
     /// Sends `request` and parses a 2xx JSON answer; any other status is an error carrying the
@@ -119,20 +153,27 @@ impl KmsClient {
     async fn send<T: serde::de::DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
-    ) -> anyhow::Result<T> {
-        let response = request.send().await.context("Cloud KMS unreachable")?;
+    ) -> Result<T, Failure> {
+        let response = request
+            .send()
+            .await
+            .context("Cloud KMS unreachable")
+            .map_err(Failure::Other)?;
         let status = response.status();
         if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            let answered = anyhow::anyhow!("Cloud KMS answered {status}: {}", truncated(&body));
             if status == reqwest::StatusCode::UNAUTHORIZED {
                 *self.token.lock().await = None;
+                return Err(Failure::Unauthorized(answered));
             }
-            let body = response.text().await.unwrap_or_default();
-            bail!("Cloud KMS answered {status}: {}", truncated(&body));
+            return Err(Failure::Other(answered));
         }
         response
             .json()
             .await
             .context("Cloud KMS answer is not the expected JSON")
+            .map_err(Failure::Other)
     }
 
     /// The cached access token, or a fresh one from the metadata server.
@@ -171,6 +212,23 @@ impl KmsClient {
             value: Secret::new(token.access_token),
             refresh_at: fetched_at + lifetime,
         })
+    }
+}
+
+/// A KMS call that did not answer what was asked.
+#[derive(Debug)]
+enum Failure {
+    /// 401: the token was refused (and dropped from the cache).
+    Unauthorized(anyhow::Error),
+    /// Anything else.
+    Other(anyhow::Error),
+}
+
+impl From<Failure> for anyhow::Error {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Unauthorized(e) | Failure::Other(e) => e,
+        }
     }
 }
 

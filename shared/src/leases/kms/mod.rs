@@ -13,9 +13,13 @@
 //! - `POST /v1/{version}:asymmetricSign` with the SHA-256 digest of the JWS signing input;
 //! - `GET /v1/{version}/publicKey`, a PEM SPKI RSA key turned into a JWK.
 //!
-//! Every sign response is checked as KMS asks callers to: `verifiedDigestCrc32c` is true, the
-//! CRC32C of the returned signature equals `signatureCrc32c`, and `name` is the version asked for.
-//! Anything else is an error, and no token is produced.
+//! Every sign response is checked as KMS asks callers to: `verifiedDigestCrc32c` is true (KMS
+//! received and checked our `digestCrc32c`; one it found wrong is an error answer), the CRC32C of
+//! the returned signature equals `signatureCrc32c`, and `name` is the version asked for. A
+//! signature that fails its CRC32C is asked for again, a limited number of times
+//! ([`SIGN_ATTEMPTS`]), as KMS recommends; a 401 drops the cached access token and is retried once
+//! with a fresh one. Anything else is an error, and no token is produced. A public key must come
+//! with its `name` and a matching `pemCrc32c`.
 //!
 //! A key's `kid` is the RFC 7638 thumbprint of its public JWK, as for Ed25519 keys: one rule for
 //! every kind of key, recomputable by anyone holding only the public key (a client pinning keys, a
@@ -27,7 +31,7 @@
 mod client;
 mod wire;
 
-pub use client::{KMS_API, KmsClient, KmsEndpoints, METADATA_SERVER};
+pub use client::{KMS_API, KmsClient, KmsEndpoints, METADATA_SERVER, SIGN_ATTEMPTS};
 
 /// A Cloud KMS key version name, checked to have every part
 /// (`projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N`).

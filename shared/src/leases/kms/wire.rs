@@ -42,26 +42,43 @@ pub(super) struct SignResponse {
     name: String,
 }
 
+/// Why a sign answer was not used.
+#[derive(Debug)]
+pub(super) enum SignCheck {
+    /// The signature does not match its CRC32C: corrupted on the way back. KMS asks callers to
+    /// retry such an answer a limited number of times.
+    Corrupted,
+    /// Anything else: the request was not checked, another key signed, the answer is malformed.
+    Refused(anyhow::Error),
+}
+
 impl SignResponse {
     /// The decoded signature, once every integrity check KMS documents has passed.
-    pub(super) fn checked_signature(self, version: &str) -> anyhow::Result<Vec<u8>> {
-        ensure!(
-            self.verified_digest_crc32c,
-            "KMS did not verify the digest CRC32C"
-        );
-        ensure!(
-            self.name == version,
-            "KMS signed with {:?}, not {version}",
-            self.name
-        );
+    pub(super) fn checked_signature(self, version: &str) -> Result<Vec<u8>, SignCheck> {
+        let refused = |e: anyhow::Error| SignCheck::Refused(e);
+        // `false` means KMS did not receive our `digestCrc32c` (a checksum it received and found
+        // wrong is an error answer, not a signature), so it cannot vouch for the digest it signed.
+        if !self.verified_digest_crc32c {
+            return Err(refused(anyhow!(
+                "KMS did not verify the digest CRC32C (it did not receive it)"
+            )));
+        }
+        if self.name != version {
+            return Err(refused(anyhow!(
+                "KMS signed with {:?}, not {version}",
+                self.name
+            )));
+        }
         let signature = STANDARD
             .decode(&self.signature)
-            .context("signature is not base64")?;
-        let expected = int64(&self.signature_crc32c).context("no signatureCrc32c")?;
-        ensure!(
-            u64::from(CRC32C.checksum(&signature)) == expected,
-            "the signature does not match its CRC32C: corrupted in transit"
-        );
+            .context("signature is not base64")
+            .map_err(refused)?;
+        let expected = int64(&self.signature_crc32c)
+            .context("no signatureCrc32c")
+            .map_err(refused)?;
+        if u64::from(CRC32C.checksum(&signature)) != expected {
+            return Err(SignCheck::Corrupted);
+        }
         Ok(signature)
     }
 }
@@ -74,10 +91,10 @@ pub(super) struct PublicKeyResponse {
     pem: String,
     /// KMS algorithm name, e.g. `RSA_SIGN_PKCS1_4096_SHA256`.
     algorithm: String,
-    /// CRC32C of `pem`.
+    /// CRC32C of `pem` (always sent by KMS; an answer without it is refused).
     #[serde(default)]
     pem_crc32c: Value,
-    /// The key version whose key this is.
+    /// The key version whose key this is (always sent by KMS; refused when missing).
     #[serde(default)]
     name: Option<String>,
 }
@@ -85,18 +102,20 @@ pub(super) struct PublicKeyResponse {
 impl PublicKeyResponse {
     /// The key as an `RS256` JWK, once its name, checksum and algorithm are what we asked for.
     pub(super) fn to_jwk(&self, version: &str) -> anyhow::Result<Jwk> {
-        if let Some(name) = self.name.as_deref() {
-            ensure!(
-                name == version,
-                "KMS answered with the key of {name:?}, not {version}"
-            );
-        }
-        if let Some(crc) = int64(&self.pem_crc32c) {
-            ensure!(
-                u64::from(CRC32C.checksum(self.pem.as_bytes())) == crc,
-                "public key CRC32C mismatch"
-            );
-        }
+        let name = self
+            .name
+            .as_deref()
+            .with_context(|| format!("KMS answered a public key of {version} without its name"))?;
+        ensure!(
+            name == version,
+            "KMS answered with the key of {name:?}, not {version}"
+        );
+        let crc = int64(&self.pem_crc32c)
+            .with_context(|| format!("KMS answered a public key of {version} without pemCrc32c"))?;
+        ensure!(
+            u64::from(CRC32C.checksum(self.pem.as_bytes())) == crc,
+            "the public key of {version} does not match its pemCrc32c: corrupted in transit"
+        );
         ensure!(
             self.algorithm.starts_with("RSA_SIGN_PKCS1_") && self.algorithm.ends_with("_SHA256"),
             "{version} is a {} key; leases need RSA_SIGN_PKCS1_*_SHA256 (RS256)",
