@@ -268,10 +268,28 @@ def test_cloudbuild_runs_migrations_once_with_the_admin_image_before_deploying()
 def test_cloudbuild_tests_against_real_postgres_and_redis():
     steps = cloudbuild_steps()
     test = steps["test"]
-    assert "cargo test" in step_text(test)
     env = " ".join(test.get("env", []))
     assert "DATABASE_URL=postgres://" in env and "REDIS_URL=redis://" in env
     assert {"start-postgres", "start-redis"} <= set(test["waitFor"])
+
+
+def test_cloudbuild_runs_the_very_suite_ci_runs_with_nothing_skipped():
+    """The deploy pipeline once ran `cargo test` without `CI` or the Auth Emulator, so the
+    emulator tests took their skip path and passed invisibly. Both now run `.ci/test-suite`,
+    which sets `CI` (a real-backend test cannot skip) and starts the emulator itself."""
+    test = cloudbuild_steps()["test"]
+    env = " ".join(test.get("env", []))
+    assert "CI=true" in env
+    assert "bash .ci/test-suite" in step_text(test)
+    assert "bash .ci/test-suite" in (ROOT / ".ci" / "run").read_text()
+    suite = (ROOT / ".ci" / "test-suite").read_text()
+    assert "export CI=true" in suite
+    assert "FIREBASE_AUTH_EMULATOR_HOST" in suite and "start-emulator.sh" in suite
+    readme_command = "cargo test --workspace"
+    assert readme_command in (ROOT / "README.md").read_text()
+    assert f'TEST_COMMAND="{readme_command}"' in suite
+    for part in ("client/python/run-tests.sh", "tests/stripe/run.sh", "tests/schemathesis/run.sh"):
+        assert part in suite, part
 
 
 # --------------------------------------------------------------------------

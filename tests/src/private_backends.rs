@@ -191,11 +191,12 @@ impl PrivatePostgres {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
-    /// `program` as the user PostgreSQL runs as.
+    /// `program` (a PostgreSQL server binary) as the user PostgreSQL runs as.
     fn command(&self, program: &str) -> Command {
+        let program = server_binary(program);
         if running_as_root() {
             let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--", program]);
+            command.args(["-u", "postgres", "--"]).arg(program);
             command
         } else {
             Command::new(program)
@@ -217,7 +218,7 @@ impl PrivatePostgres {
         self.child = Some(child);
         let port = self.port.to_string();
         wait_until("the private PostgreSQL", Duration::from_secs(30), || {
-            Command::new("pg_isready")
+            Command::new(server_binary("pg_isready"))
                 .args(["-h", "127.0.0.1", "-p", &port])
                 .output()
                 .is_ok_and(|out| out.status.success())
@@ -258,6 +259,30 @@ impl Drop for PrivatePostgres {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// `name` from PATH, else from the newest `/usr/lib/postgresql/<version>/bin`, where Debian puts
+/// the server binaries without linking them onto PATH.
+fn server_binary(name: &str) -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()));
+    if on_path {
+        return PathBuf::from(name);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse().ok()?;
+            Some((version, entry.path().join("bin").join(name)))
+        })
+        .filter(|(_, path)| path.is_file())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .map_or_else(|| PathBuf::from(name), |(_, path)| path)
 }
 
 fn running_as_root() -> bool {
