@@ -18,7 +18,44 @@ integration_tests::on_both_backends!(
     a_refused_machine_that_waits_retry_after_gets_the_abandoned_seat,
     refused_licenses_answer_their_own_codes_and_are_audited,
     lowering_the_seats_evicts_nobody_and_refuses_until_under_the_cap,
+    a_plan_change_reaches_acquire_once_the_license_cache_expires,
 );
+
+/// The license cache production runs with (`LICENSE_CACHE_SECONDS`, 5 by default), here 3 s: a
+/// plan change is not seen while the entry lives, and is seen once it has expired. Every other
+/// plan-changing test turns the cache off, so a cache that never expired would pass them all.
+async fn a_plan_change_reaches_acquire_once_the_license_cache_expires(backends: Backends) {
+    const CACHE: std::time::Duration = std::time::Duration::from_secs(3);
+    let Some((server, owner, tenant)) = owner_on(backends, &[("LICENSE_CACHE_SECONDS", "3")]).await
+    else {
+        return;
+    };
+    // The FREE license's one seat, which caches the license.
+    let first = acquire(&server.url, &owner, &machine(1), "laptop").await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let cached_at = std::time::Instant::now();
+
+    // Three seats now; the cached one-seat license still answers.
+    set_plan(&server, tenant, 3, LicenseStatus::Active, None).await;
+    let early = acquire(&server.url, &owner, &machine(2), "desktop").await;
+    assert!(
+        cached_at.elapsed() < CACHE,
+        "the machine was too slow to see the cache; nothing was checked"
+    );
+    assert_eq!(
+        early.code(),
+        Some(ProblemCode::SeatsExhausted),
+        "{}",
+        early.text
+    );
+    assert_eq!(early.problem().max_seats, Some(1), "the cached plan");
+
+    // Once the entry has expired, the new plan.
+    tokio::time::sleep(CACHE.saturating_sub(cached_at.elapsed()) + CACHE / 4).await;
+    let late = acquire(&server.url, &owner, &machine(2), "desktop").await;
+    assert_eq!(late.status, StatusCode::OK, "{}", late.text);
+    assert_eq!(late.json::<AcquireResponse>().license.max_seats, 3);
+}
 
 async fn the_same_machine_gets_its_seat_back_and_a_second_machine_is_refused(backends: Backends) {
     let Some((server, owner, _)) = owner_on(backends, &[]).await else {
