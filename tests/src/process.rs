@@ -64,24 +64,44 @@ pub const BINARIES: &[&str] = &[
     "coditect-license",
 ];
 
-/// The debug build of the binary `name` (one of [`BINARIES`]), built first if needed.
+/// The debug build of the binary `name` (one of [`BINARIES`]), built first if needed. Its path is
+/// the one cargo reports for the artifact, so a `CARGO_TARGET_DIR` or a `build.target-dir` in a
+/// cargo config is followed; the build runs once per test process.
 ///
 /// # Panics
 /// When the build fails, or `name` is not in [`BINARIES`].
 pub fn built_binary(name: &str) -> PathBuf {
     assert!(BINARIES.contains(&name), "{name} is listed in BINARIES");
+    static BUILT: std::sync::OnceLock<std::collections::HashMap<String, PathBuf>> =
+        std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(build_binaries)
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| panic!("cargo built no executable named {name}"))
+}
+
+/// Builds [`BINARIES`] and maps each executable's name to the path cargo reports for it.
+fn build_binaries() -> std::collections::HashMap<String, PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let packages = BINARIES.iter().flat_map(|b| ["-p", b]);
     let built = Command::new(cargo)
-        .args(["build", "--quiet"])
+        .args(["build", "--quiet", "--message-format=json-render-diagnostics"])
         .args(packages)
-        .status()
+        .stderr(std::process::Stdio::inherit())
+        .output()
         .expect("cargo runs");
-    assert!(built.success(), "{name} builds");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("debug").join(name)
+    assert!(built.status.success(), "the test binaries build");
+    String::from_utf8_lossy(&built.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter_map(|artifact| {
+            let path = artifact["executable"].as_str()?;
+            let name = artifact["target"]["name"].as_str()?;
+            Some((name.to_owned(), PathBuf::from(path)))
+        })
+        .collect()
 }
 
 /// A port nobody listens on right now.
