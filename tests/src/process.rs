@@ -86,7 +86,11 @@ fn build_binaries() -> std::collections::HashMap<String, PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let packages = BINARIES.iter().flat_map(|b| ["-p", b]);
     let built = Command::new(cargo)
-        .args(["build", "--quiet", "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "--quiet",
+            "--message-format=json-render-diagnostics",
+        ])
         .args(packages)
         .stderr(std::process::Stdio::inherit())
         .output()

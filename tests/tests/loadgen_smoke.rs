@@ -74,15 +74,33 @@ fn assert_invariant_held_without_unexpected_errors(report: &RunReport) {
     }
 }
 
+/// Both checks ran (grants client-side, samples of the seat store, none failed) and the fullest
+/// pool they saw reached its 3 seats: a run where nothing filled up would prove nothing.
+#[track_caller]
+fn assert_checked_and_full(side: &integration_tests::load::run::SideReport) {
+    let verdict = &side.verdict;
+    assert!(
+        verdict.grants_checked > 0,
+        "seats were granted: {verdict:?}"
+    );
+    assert!(
+        verdict.audits > 0,
+        "the seat store was sampled: {verdict:?}"
+    );
+    assert_eq!(
+        verdict.audit_failures, 0,
+        "every sample was read: {verdict:?}"
+    );
+    assert_eq!(verdict.fullest, (3, 3), "a pool was seen full: {verdict:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_clients_never_exceed_the_seats_on_the_embedded_default() {
     let report = run_clean(contention(), Where::InProcess(Backends::Embedded), None).await;
 
     assert_invariant_held_without_unexpected_errors(&report);
     let http = &report.phases[0].http;
-    assert!(http.verdict.grants_checked > 0, "seats were granted");
-    assert!(http.verdict.audits > 0, "the seat store was audited");
-    assert_eq!(http.verdict.fullest.1, 3);
+    assert_checked_and_full(http);
     assert!(
         http.of(Endpoint::Acquire)
             .errors
@@ -107,8 +125,15 @@ async fn racing_clients_never_exceed_the_seats_on_postgres_and_redis_nor_on_raw_
 
     assert_invariant_held_without_unexpected_errors(&report);
     let raw = report.phases[0].raw.as_ref().expect("the raw baseline ran");
-    assert!(raw.verdict.grants_checked > 0);
-    assert!(report.phases[0].http.verdict.grants_checked > 0);
+    let http = &report.phases[0].http;
+    assert_checked_and_full(raw);
+    assert_checked_and_full(http);
+    assert!(
+        http.of(Endpoint::Acquire)
+            .errors
+            .contains_key("seats_exhausted"),
+        "40 clients for 6 seats must meet a full pool"
+    );
     let redis_cpu = raw.cpu.and_then(|cpu| cpu.redis);
     assert!(redis_cpu.is_some(), "Redis's CPU time is read from INFO");
 }

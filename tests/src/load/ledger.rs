@@ -37,6 +37,8 @@ pub struct Ledger {
     grants_checked: AtomicU64,
     /// Server-side samples taken.
     audits: AtomicU64,
+    /// Server-side samples that could not be read.
+    audit_failures: AtomicU64,
     /// Every violation found.
     violations: AtomicU64,
     /// The first few, in words.
@@ -50,6 +52,9 @@ pub struct Verdict {
     pub grants_checked: u64,
     /// License samples read from the seat store.
     pub audits: u64,
+    /// Seat-store reads that failed (each sweep stops at its first failure): a run whose every
+    /// read failed checked nothing on the server side, and says so.
+    pub audit_failures: u64,
     /// Violations found by either side.
     pub violations: u64,
     /// The first few, in words.
@@ -81,6 +86,7 @@ impl Ledger {
             seats,
             grants_checked: AtomicU64::new(0),
             audits: AtomicU64::new(0),
+            audit_failures: AtomicU64::new(0),
             violations: AtomicU64::new(0),
             examples: Mutex::default(),
         }
@@ -163,6 +169,7 @@ impl Ledger {
         Verdict {
             grants_checked: self.grants_checked.load(Ordering::Relaxed),
             audits: self.audits.load(Ordering::Relaxed),
+            audit_failures: self.audit_failures.load(Ordering::Relaxed),
             violations: self.violations.load(Ordering::Relaxed),
             examples: self
                 .examples
@@ -175,8 +182,9 @@ impl Ledger {
 }
 
 /// Reads every license's live holders from `source` every `every` until `stop` turns true.
-/// A failed read is reported once per sweep and skipped: the audit observes, it does not judge
-/// availability (the clients' error counts do).
+/// A failed read is counted ([`Verdict::audit_failures`]), reported once per sweep and skipped: the
+/// audit observes, it does not judge availability (the clients' error counts do), but a run
+/// whose reads failed must not pass for one that checked the seat store.
 pub async fn audit(
     source: HolderSource,
     ledger: std::sync::Arc<Ledger>,
@@ -188,6 +196,7 @@ pub async fn audit(
             match source.live(license).await {
                 Ok(live) => ledger.audited(license, live),
                 Err(e) => {
+                    ledger.audit_failures.fetch_add(1, Ordering::Relaxed);
                     eprintln!("audit: could not read the holders of license #{license}: {e:#}");
                     break;
                 }

@@ -185,9 +185,17 @@ fn verdict_line(out: &mut String, side: &str, v: &Verdict) {
     };
     let _ = writeln!(
         out,
-        "invariant ({side}): {held} — {} grants checked client-side, {} seat-store samples, \
+        "invariant ({side}): {held} — {} grants checked client-side, {} seat-store samples{}, \
          fullest license {}/{}",
-        v.grants_checked, v.audits, v.fullest.0, v.fullest.1
+        v.grants_checked,
+        v.audits,
+        if v.audit_failures > 0 {
+            format!(" ({} reads FAILED)", v.audit_failures)
+        } else {
+            String::new()
+        },
+        v.fullest.0,
+        v.fullest.1
     );
     for example in &v.examples {
         let _ = writeln!(out, "    {example}");
@@ -329,6 +337,7 @@ fn median_side(sides: &[&SideReport]) -> SideReport {
         verdict: Verdict {
             grants_checked: verdicts.iter().map(|v| v.grants_checked).sum(),
             audits: verdicts.iter().map(|v| v.audits).sum(),
+            audit_failures: verdicts.iter().map(|v| v.audit_failures).sum(),
             violations: verdicts.iter().map(|v| v.violations).sum(),
             examples: verdicts.iter().flat_map(|v| v.examples.clone()).collect(),
             fullest: verdicts.iter().map(|v| v.fullest).max().unwrap_or((0, 0)),
@@ -349,6 +358,7 @@ pub fn to_json(run: &RunReport) -> Value {
             "violations": s.verdict.violations,
             "grants_checked": s.verdict.grants_checked,
             "audits": s.verdict.audits,
+            "audit_failures": s.verdict.audit_failures,
             "cpu_seconds": s.cpu.map(|c| json!({
                 "server": c.server, "load_generator": c.generator, "redis": c.redis,
             })),
