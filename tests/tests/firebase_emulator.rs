@@ -355,7 +355,7 @@ async fn an_invited_email_the_emulator_has_not_verified_does_not_join() {
     .await;
     let tenant_id = registered.json::<RegisterResponse>().tenant.id;
     let carol_email = fresh_email("carol", "acme.io");
-    api(
+    let (invited, invitation) = api(
         &server,
         reqwest::Method::POST,
         &format!("/api/v1/tenants/{tenant_id}/invitations"),
@@ -363,6 +363,8 @@ async fn an_invited_email_the_emulator_has_not_verified_does_not_join() {
         Some(json!({ "email": carol_email })),
     )
     .await;
+    // Without the invitation the test below would pass for the wrong reason.
+    assert_eq!(invited, StatusCode::CREATED, "{}", invitation.text);
 
     // Carol signs up but never verifies her email.
     let (_, carol_token) = emulator.sign_up(&carol_email).await;
