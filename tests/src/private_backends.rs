@@ -30,16 +30,55 @@ pub fn signal(child: &Child, signal: &str) {
 /// Waits until `ready` holds, polling every 50 ms for at most `bound`.
 ///
 /// # Panics
-/// When it never holds: the backend did not come up.
+/// When it never holds.
 fn wait_until(what: &str, bound: Duration, mut ready: impl FnMut() -> bool) {
     let started = Instant::now();
     while !ready() {
+        assert!(started.elapsed() < bound, "{what} after {bound:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until `ready` holds or `child` exits (a server whose port was taken between
+/// [`free_port`] and its bind); whether it is ready.
+///
+/// # Panics
+/// After `bound` with neither.
+fn ready_or_exited(
+    what: &str,
+    child: &mut Child,
+    bound: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> bool {
+    let started = Instant::now();
+    loop {
+        if ready() {
+            return true;
+        }
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
         assert!(
             started.elapsed() < bound,
             "{what} is not ready after {bound:?}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Runs `start` on free ports until one serves (three tries): another process may take a port
+/// between [`free_port`] and the server's bind.
+///
+/// # Panics
+/// When the server exits on each of them.
+fn on_a_free_port(what: &str, mut start: impl FnMut(u16) -> bool) -> u16 {
+    for _ in 0..3 {
+        let port = free_port();
+        if start(port) {
+            return port;
+        }
+    }
+    panic!("{what} exited before serving, on three ports")
 }
 
 /// Waits (at most 10 s) for `child` to exit after it was told to.
@@ -69,12 +108,15 @@ impl PrivateRedis {
     /// When `redis-server` is missing or does not come up.
     pub fn start() -> Self {
         let mut redis = Self {
-            port: free_port(),
+            port: 0,
             dir: TempDir::new(),
             child: None,
             frozen: false,
         };
-        redis.spawn();
+        redis.port = on_a_free_port("the private Redis", |port| {
+            redis.port = port;
+            redis.spawn()
+        });
         redis
     }
 
@@ -83,8 +125,9 @@ impl PrivateRedis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    fn spawn(&mut self) {
-        let child = Command::new("redis-server")
+    /// Starts the server on `self.port`; whether it serves (false: it exited, the port taken).
+    fn spawn(&mut self) -> bool {
+        let mut child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
@@ -93,14 +136,20 @@ impl PrivateRedis {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server runs (Debian's redis-server package)");
-        self.child = Some(child);
         let port = self.port.to_string();
-        wait_until("the private Redis", Duration::from_secs(10), || {
-            Command::new("redis-cli")
-                .args(["-p", &port, "ping"])
-                .output()
-                .is_ok_and(|out| out.stdout.starts_with(b"PONG"))
-        });
+        let serves = ready_or_exited(
+            "the private Redis",
+            &mut child,
+            Duration::from_secs(10),
+            || {
+                Command::new("redis-cli")
+                    .args(["-p", &port, "ping"])
+                    .output()
+                    .is_ok_and(|out| out.stdout.starts_with(b"PONG"))
+            },
+        );
+        self.child = Some(child);
+        serves
     }
 
     /// Kills it with `SIGKILL`: every key is gone, connections drop.
@@ -116,9 +165,16 @@ impl PrivateRedis {
     }
 
     /// Starts it again on the same port, empty.
+    ///
+    /// # Panics
+    /// When it cannot serve there again.
     pub fn restart(&mut self) {
         self.kill();
-        self.spawn();
+        assert!(
+            self.spawn(),
+            "the private Redis restarts on port {}",
+            self.port
+        );
     }
 
     /// `SIGSTOP`: connections stay open and nothing answers, as a hung instance behaves.
@@ -160,7 +216,7 @@ impl PrivatePostgres {
         let dir = TempDir::new();
         let data = dir.0.join("pgdata");
         let mut postgres = Self {
-            port: free_port(),
+            port: 0,
             data,
             _dir: dir,
             child: None,
@@ -182,7 +238,10 @@ impl PrivatePostgres {
             .status()
             .expect("initdb runs (PostgreSQL's server binaries on PATH)");
         assert!(initdb.success(), "initdb makes the cluster");
-        postgres.spawn();
+        postgres.port = on_a_free_port("the private PostgreSQL", |port| {
+            postgres.port = port;
+            postgres.spawn()
+        });
         postgres
     }
 
@@ -203,8 +262,9 @@ impl PrivatePostgres {
         }
     }
 
-    fn spawn(&mut self) {
-        let child = self
+    /// Starts the server on `self.port`; whether it serves (false: it exited, the port taken).
+    fn spawn(&mut self) -> bool {
+        let mut child = self
             .command("postgres")
             .arg("-D")
             .arg(&self.data)
@@ -215,14 +275,20 @@ impl PrivatePostgres {
             .stderr(Stdio::null())
             .spawn()
             .expect("postgres runs");
-        self.child = Some(child);
         let port = self.port.to_string();
-        wait_until("the private PostgreSQL", Duration::from_secs(30), || {
-            Command::new(server_binary("pg_isready"))
-                .args(["-h", "127.0.0.1", "-p", &port])
-                .output()
-                .is_ok_and(|out| out.status.success())
-        });
+        let serves = ready_or_exited(
+            "the private PostgreSQL",
+            &mut child,
+            Duration::from_secs(30),
+            || {
+                Command::new(server_binary("pg_isready"))
+                    .args(["-h", "127.0.0.1", "-p", &port])
+                    .output()
+                    .is_ok_and(|out| out.status.success())
+            },
+        );
+        self.child = Some(child);
+        serves
     }
 
     /// Stops it (fast shutdown: open connections are closed), keeping its data.
@@ -248,10 +314,17 @@ impl PrivatePostgres {
         }
     }
 
-    /// Starts it again with the same data.
+    /// Starts it again with the same data, on the same port.
+    ///
+    /// # Panics
+    /// When it cannot serve there again.
     pub fn start_again(&mut self) {
         self.stop();
-        self.spawn();
+        assert!(
+            self.spawn(),
+            "the private PostgreSQL restarts on port {}",
+            self.port
+        );
     }
 }
 

@@ -120,6 +120,48 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Spawns the service `command(port)` describes on a free port and waits until it answers
+/// `/healthz`. Another process may take the port between [`free_port`] and the service's bind;
+/// the service then exits, and the next port is tried (three in all).
+///
+/// # Panics
+/// When the service never comes up, or exits on each of three ports.
+pub async fn spawn_on_free_port(mut command: impl FnMut(u16) -> Command) -> (Service, u16) {
+    let mut exits = Vec::new();
+    for _ in 0..3 {
+        let port = free_port();
+        let mut service = Service(command(port).spawn().expect("the service spawns"));
+        match healthy_or_exited(&mut service, port).await {
+            None => return (service, port),
+            Some(status) => exits.push(format!("port {port}: {status}")),
+        }
+    }
+    panic!("the service exited before serving, on three ports: {exits:?}")
+}
+
+/// `None` once `/healthz` answers 200, or the exit status if the process ended first.
+///
+/// # Panics
+/// After 20 s with neither.
+async fn healthy_or_exited(service: &mut Service, port: u16) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = service.0.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await
+            && r.status().is_success()
+        {
+            return None;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no /healthz on port {port} after 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Waits until `GET /healthz` on `127.0.0.1:port` answers 200; how long that took.
 ///
 /// # Panics

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use integration_tests::api::{acquire, heartbeat, machine, register, release, send};
 use integration_tests::backends::sqlite_store;
-use integration_tests::process::{Service, built_binary, free_port, wait_for_health};
+use integration_tests::process::{built_binary, free_port, spawn_on_free_port};
 use integration_tests::server::{TempDir, TestServer};
 use integration_tests::tokens::Person;
 use reqwest::{Method, StatusCode};
@@ -258,19 +258,20 @@ async fn every_function_binary_serves_healthz_and_stops_on_sigterm() {
     .expect("JSON");
     for function in functions {
         let data_dir = TempDir::new();
-        let port = free_port();
-        let mut command = Command::new(built_binary(function));
-        command
-            .env_clear()
-            .env("PORT", port.to_string())
-            .env("DATA_DIR", &data_dir.0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        if function != "local" {
-            command.env("REDIS_URL", "redis://127.0.0.1:1");
-        }
-        let service = Service(command.spawn().expect("spawns"));
-        wait_for_health(port).await;
+        let (service, port) = spawn_on_free_port(|port| {
+            let mut command = Command::new(built_binary(function));
+            command
+                .env_clear()
+                .env("PORT", port.to_string())
+                .env("DATA_DIR", &data_dir.0)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            if function != "local" {
+                command.env("REDIS_URL", "redis://127.0.0.1:1");
+            }
+            command
+        })
+        .await;
         let base = format!("http://127.0.0.1:{port}");
         let document = send(Method::GET, &format!("{base}/openapi.json"), None, None).await;
         assert_eq!(

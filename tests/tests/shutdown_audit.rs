@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use integration_tests::api::{acquire, machine, register, release};
-use integration_tests::process::{Service, built_binary, free_port, wait_for_health};
+use integration_tests::process::{built_binary, spawn_on_free_port};
 use integration_tests::server::TempDir;
 use integration_tests::tokens::Person;
 use reqwest::StatusCode;
@@ -36,9 +36,9 @@ async fn sigterm_under_load_leaves_every_acknowledged_seat_event_in_the_audit_ta
     // Arrange: the local binary, an owner with a FREE (one-seat) license.
     let binary = built_binary("local");
     let data_dir = TempDir::new();
-    let port = free_port();
-    let service = Service(
-        std::process::Command::new(binary)
+    let (service, port) = spawn_on_free_port(|port| {
+        let mut command = std::process::Command::new(&binary);
+        command
             .env_clear()
             .env("PORT", port.to_string())
             .env("DATA_DIR", &data_dir.0)
@@ -49,11 +49,10 @@ async fn sigterm_under_load_leaves_every_acknowledged_seat_event_in_the_audit_ta
             .env("RELEASE_RATE_PER_MACHINE", "0")
             .env("LOG_LEVEL", "warn")
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawns"),
-    );
-    wait_for_health(port).await;
+            .stderr(std::process::Stdio::null());
+        command
+    })
+    .await;
     let base = format!("http://127.0.0.1:{port}");
     let owner = Person::at("acme.test");
     let registered = register(&base, &owner).await;

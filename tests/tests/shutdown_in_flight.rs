@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::api::{acquire_request, machine, register};
-use integration_tests::process::{Service, built_binary, free_port, wait_for_health};
+use integration_tests::process::{built_binary, spawn_on_free_port};
 use integration_tests::server::TempDir;
 use integration_tests::tokens::Person;
 use reqwest::StatusCode;
@@ -67,9 +67,9 @@ impl HalfSent {
 async fn stops_with_requests_in_flight(signal: &str) {
     // Arrange: the service, an owner, two acquires in flight.
     let data_dir = TempDir::new();
-    let port = free_port();
-    let service = Service(
-        std::process::Command::new(built_binary("local"))
+    let (service, port) = spawn_on_free_port(|port| {
+        let mut command = std::process::Command::new(built_binary("local"));
+        command
             .env_clear()
             .env("PORT", port.to_string())
             .env("DATA_DIR", &data_dir.0)
@@ -78,11 +78,10 @@ async fn stops_with_requests_in_flight(signal: &str) {
             .env("HEADER_READ_TIMEOUT_SECONDS", "60")
             .env("LOG_LEVEL", "warn")
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("local spawns"),
-    );
-    wait_for_health(port).await;
+            .stderr(std::process::Stdio::null());
+        command
+    })
+    .await;
     let owner = Person::at("acme.test");
     let base = format!("http://127.0.0.1:{port}");
     assert_eq!(register(&base, &owner).await.status, StatusCode::CREATED);
