@@ -43,8 +43,8 @@ async fn every_seat_change_appends_one_event_and_a_denial_waits_in_its_machines_
     full_count(&acquire(&*seats, license, 1, TTL, &refused).await);
     let denied_at = now_ms();
     assert!(release(&*seats, license, &first.id).await);
-    let lost = granted(acquire(&*seats, license, 1, Duration::from_millis(100), &crashed).await);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let lost = granted(acquire(&*seats, license, 1, TTL, &crashed).await);
+    tokio::time::sleep(TTL + Duration::from_millis(200)).await;
     let reaped = seats.reap(license).await.expect("reap answers");
     let before_flush = seats.events(license, 100).await.expect("events answers");
     let flushed = seats
@@ -200,11 +200,11 @@ async fn reap_records_the_expiries_of_an_idle_pool(seats: Arc<dyn SeatStore>) {
     let license = Uuid::new_v4();
     let mut lost = HashSet::new();
     for _ in 0..3 {
-        let seat = acquire(&*seats, license, 5, Duration::from_millis(100), &stranger()).await;
+        let seat = acquire(&*seats, license, 5, TTL, &stranger()).await;
         lost.insert(granted(seat).id);
     }
     drain(&*seats, license).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(TTL + Duration::from_millis(200)).await;
 
     // Act
     let reaped = seats.reap(license).await.expect("reap answers");
@@ -259,9 +259,11 @@ async fn cleanup_audits_every_seat_event_exactly_once_including_expiries(
     } = audited_tenant().await;
     let (laptop, desktop) = (machine_of(tenant, user), machine_of(tenant, user));
     let kept = granted(acquire(&*seats, license, 2, LONG, &laptop).await);
-    let lost = granted(acquire(&*seats, license, 2, Duration::from_millis(100), &desktop).await);
+    // Released before the other seat is taken: a release runs the expiry prune first, so a slow
+    // one could otherwise record the expiry itself and leave cleanup nothing to find.
     assert!(release(&*seats, license, &kept.id).await);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let lost = granted(acquire(&*seats, license, 2, TTL, &desktop).await);
+    tokio::time::sleep(TTL + Duration::from_millis(200)).await;
 
     // Act
     let first = cleanup::run(&*seats, &store).await.expect("cleanup runs");
@@ -276,8 +278,8 @@ async fn cleanup_audits_every_seat_event_exactly_once_including_expiries(
         actions,
         [
             "seat.acquired",
-            "seat.acquired",
             "seat.released",
+            "seat.acquired",
             "seat.expired"
         ]
     );
@@ -309,17 +311,8 @@ async fn cleanup_after_a_crash_between_append_and_ack_writes_no_duplicates(
     } = audited_tenant().await;
     let seat = granted(acquire(&*seats, license, 2, LONG, &machine_of(tenant, user)).await);
     assert!(release(&*seats, license, &seat.id).await);
-    granted(
-        acquire(
-            &*seats,
-            license,
-            2,
-            Duration::from_millis(100),
-            &machine_of(tenant, user),
-        )
-        .await,
-    );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    granted(acquire(&*seats, license, 2, TTL, &machine_of(tenant, user)).await);
+    tokio::time::sleep(TTL + Duration::from_millis(200)).await;
     seats.reap(license).await.expect("reap answers");
     let pending = seats.events(license, 500).await.expect("events answers");
     let rows: Vec<NewAuditEvent> = pending
