@@ -10,6 +10,10 @@
 //! process holds and then kills the nodes and removes the directory. However this process ends
 //! (even `SIGKILL`), the nodes go with it.
 //!
+//! [`LocalCluster::start_tls`] starts one whose nodes speak only TLS, client and cluster bus alike
+//! (`--tls-cluster yes`), with a certificate the caller made, as Memorystore Cluster's in-transit
+//! encryption does.
+//!
 //! Needs `redis-server` and `redis-cli` (7.x) on `PATH`; without them the tests skip, saying so,
 //! except in CI (`CI` set), where they fail.
 
@@ -30,10 +34,23 @@ pub const MASTERS: usize = 3;
 /// How long the nodes may take to start and agree on the slots.
 const START_BUDGET: Duration = Duration::from_secs(30);
 
+/// The certificate every node of a TLS cluster serves, and the CA clients trust.
+#[derive(Debug, Clone)]
+pub struct ClusterTls {
+    /// The nodes' certificate (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// The CA that signed it (PEM), which `redis-cli` trusts too.
+    pub ca: PathBuf,
+}
+
 /// A running Redis Cluster of [`MASTERS`] masters, no replicas.
 pub struct LocalCluster {
-    /// The client port of each node, in creation order.
+    /// The client port of each node, in creation order (the TLS port of a TLS cluster).
     ports: Vec<u16>,
+    /// Whether the nodes speak TLS only, with this certificate.
+    tls: Option<ClusterTls>,
     /// The `redis-server` processes.
     nodes: Vec<Child>,
     /// The nodes' data directories, config files and logs.
@@ -47,9 +64,19 @@ impl LocalCluster {
     /// Starts a cluster (blocking, up to [`START_BUDGET`] per attempt; a port taken between
     /// choosing and binding it is retried on new ports).
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(None)
+    }
+
+    /// Starts a cluster whose nodes accept only TLS, serving `tls.cert` (blocking, as
+    /// [`Self::start`]).
+    pub fn start_tls(tls: ClusterTls) -> anyhow::Result<Self> {
+        Self::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<ClusterTls>) -> anyhow::Result<Self> {
         let mut failure = None;
         for _ in 0..3 {
-            match Self::start_once() {
+            match Self::start_once(tls.clone()) {
                 Ok(cluster) => return Ok(cluster),
                 Err(why) => failure = Some(why),
             }
@@ -57,11 +84,16 @@ impl LocalCluster {
         Err(failure.expect("three attempts ran"))
     }
 
-    /// The `redis://` URL of every node.
+    /// The URL of every node: `redis://`, or `rediss://` for a TLS cluster.
     pub fn node_urls(&self) -> Vec<String> {
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
         self.ports
             .iter()
-            .map(|port| format!("redis://127.0.0.1:{port}"))
+            .map(|port| format!("{scheme}://127.0.0.1:{port}"))
             .collect()
     }
 
@@ -75,19 +107,20 @@ impl LocalCluster {
         self.node_urls().join(",")
     }
 
-    fn start_once() -> anyhow::Result<Self> {
+    fn start_once(tls: Option<ClusterTls>) -> anyhow::Result<Self> {
         let dir =
             std::env::temp_dir().join(format!("redis-cluster-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let ports = free_ports(MASTERS * 2)?;
         let mut cluster = Self {
             ports: ports[..MASTERS].to_vec(),
+            tls,
             nodes: Vec::new(),
             dir,
             reaper: None,
         };
         for (port, bus) in ports[..MASTERS].iter().zip(&ports[MASTERS..]) {
-            let node = redis_server(&cluster.dir, *port, *bus)?;
+            let node = redis_server(&cluster.dir, *port, *bus, cluster.tls.as_ref())?;
             cluster.nodes.push(node);
         }
         cluster.reaper = Some(reaper(&cluster.dir, &cluster.nodes)?);
@@ -98,32 +131,43 @@ impl LocalCluster {
     /// Waits for every node, joins them, and waits until each says the cluster is whole.
     fn create(&self) -> anyhow::Result<()> {
         let deadline = Instant::now() + START_BUDGET;
-        for url in self.node_urls() {
-            until(deadline, &format!("{url} answers PING"), || {
-                query(&url, redis::cmd("PING")).map(|_| true)
+        for &port in &self.ports {
+            until(deadline, &format!("node {port} answers PING"), || {
+                Ok(self.redis_cli(port, &["PING"])?.contains("PONG"))
             })?;
         }
-        let output = Command::new("redis-cli")
+        // redis-cli waits for the nodes to join without end (a TLS bus that refuses the nodes'
+        // certificates never joins), so it runs against the same deadline.
+        let mut create = self
+            .cli()
             .arg("--cluster")
             .arg("create")
             .args(self.ports.iter().map(|port| format!("127.0.0.1:{port}")))
             .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .context("running redis-cli --cluster create")?;
-        if !output.status.success() {
+        let finished = until(deadline, "redis-cli --cluster create ends", || {
+            Ok(create.try_wait()?.is_some())
+        });
+        if finished.is_err() {
+            let _ = create.kill();
+        }
+        let output = create.wait_with_output()?;
+        if finished.is_err() || !output.status.success() {
             bail!(
                 "redis-cli --cluster create failed: {}{}",
                 String::from_utf8_lossy(&output.stdout),
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        for url in self.node_urls() {
+        for &port in &self.ports {
             until(
                 deadline,
-                &format!("{url} reports the whole cluster"),
+                &format!("node {port} reports the whole cluster"),
                 || {
-                    let info = query(&url, redis::cmd("CLUSTER").arg("INFO").clone())?;
+                    let info = self.redis_cli(port, &["CLUSTER", "INFO"])?;
                     Ok(info.contains("cluster_state:ok")
                         && info.contains("cluster_slots_ok:16384")
                         && info.contains(&format!("cluster_known_nodes:{MASTERS}")))
@@ -131,6 +175,27 @@ impl LocalCluster {
             )?;
         }
         Ok(())
+    }
+
+    /// `redis-cli`, over TLS trusting the CA for a TLS cluster.
+    fn cli(&self) -> Command {
+        let mut cli = Command::new("redis-cli");
+        if let Some(tls) = &self.tls {
+            cli.arg("--tls").arg("--cacert").arg(&tls.ca);
+        }
+        cli.stdin(Stdio::null());
+        cli
+    }
+
+    /// One command on the node at `port`, its answer as text.
+    fn redis_cli(&self, port: u16, args: &[&str]) -> anyhow::Result<String> {
+        let output = self
+            .cli()
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .output()
+            .context("running redis-cli")?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
     /// `why`, with the end of each node's log.
@@ -224,14 +289,29 @@ pub fn installed() -> Option<()> {
     None
 }
 
-fn redis_server(dir: &Path, port: u16, bus: u16) -> anyhow::Result<Child> {
-    Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--cluster-port",
-            &bus.to_string(),
-        ])
+/// One node: plain on `port`, or TLS only on `port` (client connections and cluster bus) with
+/// `tls`; the cluster bus on `bus`.
+fn redis_server(
+    dir: &Path,
+    port: u16,
+    bus: u16,
+    tls: Option<&ClusterTls>,
+) -> anyhow::Result<Child> {
+    let mut server = Command::new("redis-server");
+    match tls {
+        None => server.args(["--port", &port.to_string()]),
+        Some(tls) => server
+            .args(["--port", "0", "--tls-port", &port.to_string()])
+            .args(["--tls-cluster", "yes", "--tls-auth-clients", "no"])
+            .arg("--tls-cert-file")
+            .arg(&tls.cert)
+            .arg("--tls-key-file")
+            .arg(&tls.key)
+            .arg("--tls-ca-cert-file")
+            .arg(&tls.ca),
+    };
+    server
+        .args(["--cluster-port", &bus.to_string()])
         .args(["--bind", "127.0.0.1", "--protected-mode", "no"])
         .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"])
         .arg("--cluster-config-file")
@@ -275,17 +355,6 @@ fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
         .iter()
         .map(|l| Ok(l.local_addr()?.port()))
         .collect()
-}
-
-/// One command on one node, answered as text.
-fn query(url: &str, cmd: redis::Cmd) -> anyhow::Result<String> {
-    let client = redis::Client::open(url)?;
-    let mut conn = client.get_connection_with_timeout(Duration::from_secs(1))?;
-    let value: redis::Value = cmd.query(&mut conn)?;
-    Ok(match value {
-        redis::Value::SimpleString(text) => text,
-        other => redis::from_redis_value(other)?,
-    })
 }
 
 /// Polls `check` until it answers true, at most until `deadline`.
