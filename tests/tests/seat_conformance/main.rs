@@ -21,8 +21,9 @@
 //! trim would keep, and a denial storm counted exactly), `limits` (rate limits on acquire and
 //! release), `redis_specific` and `cluster_specific`.
 //!
-//! Run: `REDIS_URL=redis://127.0.0.1:6379 cargo nextest run -p integration-tests
-//! --test seat_conformance`
+//! Run: `REDIS_URL=redis://127.0.0.1:6379 cargo test -p integration-tests --test seat_conformance`
+//! (one cluster for the whole binary; `cargo nextest`, one process per test, starts one per
+//! cluster test instead, ~1 s each); only the cluster: `… --test seat_conformance cluster`.
 
 use std::future::Future;
 use std::sync::Arc;

@@ -68,7 +68,8 @@ impl RedisEndpoint {
         }
     }
 
-    /// Connects, within the response timeout (twice, for a cluster: the seeds, then the slots).
+    /// Connects: an instance within the response timeout, a cluster (the seeds, then the slot map
+    /// and every primary) within the cluster budget.
     pub async fn connect(&self) -> RedisResult<RedisConnection> {
         match self {
             Self::Instance(client) => {
