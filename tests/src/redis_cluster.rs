@@ -328,11 +328,13 @@ fn redis_server(
         .context("starting redis-server")
 }
 
-/// A `sh` that kills `nodes` and removes `dir` once its stdin (held by this process) closes.
+/// A `sh` that kills `nodes` and removes `dir` once its stdin (held by this process) closes. It
+/// waits a second between the two: a node that was also sent SIGTERM (a runner killing the whole
+/// group) writes its last log lines while it stops, and Redis reopens its log file for every line.
 fn reaper(dir: &Path, nodes: &[Child]) -> anyhow::Result<(Child, ChildStdin)> {
     let mut child = Command::new("sh")
         .arg("-c")
-        .arg(r#"cat >/dev/null; dir="$1"; shift; kill -9 "$@" 2>/dev/null; rm -rf "$dir""#)
+        .arg(r#"cat >/dev/null; dir="$1"; shift; kill -9 "$@" 2>/dev/null; sleep 1; rm -rf "$dir""#)
         .arg("reaper")
         .arg(dir)
         .args(nodes.iter().map(|node| node.id().to_string()))
