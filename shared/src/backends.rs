@@ -25,7 +25,7 @@ use crate::leases::LeaseVerifier;
 use crate::leases::kms::KmsClient;
 use crate::leases::signing::{Ed25519Signer, KmsSigner, LeaseSigner};
 use crate::leases::verifying::RememberedLeases;
-use crate::seats::{EmbeddedSeats, RedisSeats, SeatStore, read_redis_ca};
+use crate::seats::{EmbeddedSeats, RedisEndpoint, RedisSeats, SeatStore, read_redis_ca};
 use crate::store::{PgStore, SqliteStore, Store};
 
 /// How the process relates to the other functions, which decides where seats may live.
@@ -104,18 +104,20 @@ impl Backends {
         Ok(built.await?.clone())
     }
 
-    /// The seat store: Redis when `REDIS_URL` is set (verified against the CA in `REDIS_CA_CERT`
-    /// when that is set); without it, in this process, for [`Topology::AllInOne`] only.
+    /// The seat store: Redis when `REDIS_URL` is set (a Redis Cluster with `REDIS_CLUSTER=true`;
+    /// verified against the CA in `REDIS_CA_CERT` when that is set); without it, in this process,
+    /// for [`Topology::AllInOne`] only.
     pub async fn seats(&self) -> anyhow::Result<Arc<dyn SeatStore>> {
         let built = self.seats.get_or_try_init(|| async {
             let config = &self.config;
-            let seats: Arc<dyn SeatStore> = match &config.redis_url {
-                Some(url) => {
-                    let (url, prefix) = (url.expose(), &config.redis_key_prefix);
-                    Arc::new(match &config.redis_ca_cert {
-                        Some(path) => RedisSeats::with_ca(url, prefix, read_redis_ca(path)?)?,
-                        None => RedisSeats::new(url, prefix)?,
-                    })
+            let seats: Arc<dyn SeatStore> = match &config.redis {
+                Some(target) => {
+                    let ca = match &config.redis_ca_cert {
+                        Some(path) => Some(read_redis_ca(path)?),
+                        None => None,
+                    };
+                    let endpoint = RedisEndpoint::new(target, ca)?;
+                    Arc::new(RedisSeats::on(endpoint, &config.redis_key_prefix))
                 }
                 None if self.topology == Topology::AllInOne => Arc::new(EmbeddedSeats::new()),
                 None => bail!(

@@ -476,9 +476,15 @@ def test_no_secret_value_is_written_by_terraform():
             assert data is not None and not is_literal(data) and str(data).startswith("${"), (
                 f"{rel(path)}: {rtype}.{name} writes a literal secret_data"
             )
-            assert data == "${module.redis.server_ca_pem}", (
+            assert data == "${local.redis.server_ca_pem}", (
                 f"{rel(path)}: only the public Memorystore CA may be written by Terraform, not {data}"
             )
+    # local.redis is the instance or the cluster, both modules whose CA output is public.
+    redis = local_value(MODULES / "platform", "redis")
+    assert redis == "${var.redis_cluster.enabled ? module.redis_cluster[0] : module.redis[0]}", redis
+    for module in ("memorystore", "memorystore-cluster"):
+        outputs = {k for e in parse_tf(MODULES / module / "outputs.tf").get("output", []) for k in e}
+        assert "server_ca_pem" in outputs, f"{module} has no server_ca_pem output"
     for path in tf_files():
         text = path.read_text()
         assert not re.search(r"^\s*(password|secret_data)\s*=\s*\"", text, re.M), f"{rel(path)}: literal password or secret"
@@ -546,6 +552,27 @@ def test_monitoring_reads_the_lines_the_services_write():
     )
     for alert in ("server-errors", "denials"):
         assert f"{alert} = {{" in monitoring, f"alert policy {alert} is defined"
+
+
+def test_the_redis_cluster_is_an_option_off_by_default_that_replaces_the_instance():
+    platform = MODULES / "platform"
+    modules = named_blocks(platform, "module")
+    enabled = "var.redis_cluster.enabled"
+    assert modules["redis"]["count"] == f"${{{enabled} ? 0 : 1}}", modules["redis"].get("count")
+    assert modules["redis_cluster"]["count"] == f"${{{enabled} ? 1 : 0}}", modules["redis_cluster"].get("count")
+    assert unquote(modules["redis_cluster"]["source"]) == "../memorystore-cluster"
+    variable = named_blocks(platform, "variable")["redis_cluster"]
+    default = variable["default"]
+    assert default in ({"enabled": False}, {"enabled": "false"}), f"redis_cluster must be off by default: {default}"
+    # The services are told which kind of Redis redis-url names.
+    common_env = local_value(platform, "common_env")
+    assert common_env.get("REDIS_CLUSTER") == f"${{tostring({enabled})}}", common_env.get("REDIS_CLUSTER")
+    # The cluster keeps the instance's guarantees: TLS, no eviction, private reach only.
+    (_, _, _, cluster), = [r for r in resources(MODULES / "memorystore-cluster") if r[1] == "google_redis_cluster"]
+    assert unquote(cluster["transit_encryption_mode"]) == "TRANSIT_ENCRYPTION_MODE_SERVER_AUTHENTICATION"
+    assert unquote(cluster["redis_configs"]["maxmemory-policy"]) == "noeviction"
+    assert single(cluster["psc_configs"])["network"] == "${var.network_id}"
+    assert cluster["deletion_protection_enabled"] in (True, "true")
 
 
 def test_every_module_has_its_files():

@@ -43,8 +43,12 @@ pub struct StoppedServer {
 pub enum Backends {
     /// SQLite in the data dir, seats in process.
     Embedded,
-    /// PostgreSQL (a fresh schema on `DATABASE_URL`) and Redis (a fresh prefix on `REDIS_URL`).
+    /// PostgreSQL (a fresh schema on `DATABASE_URL`) and Redis (a fresh prefix on `REDIS_URL`,
+    /// a Redis Cluster's seed nodes when `REDIS_CLUSTER=true`).
     Real,
+    /// PostgreSQL as for `Real`, and the local three-master Redis Cluster this process starts
+    /// ([`crate::redis_cluster::shared`]) under a fresh prefix.
+    Cluster,
 }
 
 /// The backends of a running server.
@@ -96,14 +100,24 @@ impl TestServer {
     pub async fn start(backends: Backends, vars: &[(&str, &str)]) -> Option<Self> {
         match backends {
             Backends::Embedded => Some(Self::embedded(vars).await),
-            Backends::Real => {
-                let redis = crate::backends::backend_url("REDIS_URL")?;
+            Backends::Real | Backends::Cluster => {
+                let (redis, cluster) = match backends {
+                    Backends::Cluster => {
+                        let cluster = crate::redis_cluster::shared()?;
+                        (cluster.redis_url(), "true".to_owned())
+                    }
+                    _ => (
+                        crate::backends::backend_url("REDIS_URL")?,
+                        std::env::var("REDIS_CLUSTER").unwrap_or_default(),
+                    ),
+                };
                 let schema = PgSchema::create().await?;
                 let data_dir = TempDir::new();
                 let mut all: Vec<(String, String)> = vec![
                     ("DATA_DIR".into(), data_dir.0.display().to_string()),
                     ("DATABASE_URL".into(), schema.url()),
                     ("REDIS_URL".into(), redis),
+                    ("REDIS_CLUSTER".into(), cluster),
                     (
                         "REDIS_KEY_PREFIX".into(),
                         format!("test:{}:", uuid::Uuid::new_v4().simple()),

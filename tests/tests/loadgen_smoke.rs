@@ -2,18 +2,22 @@
 //! too few seats must never hold more than the cap, and nothing may fail except `seats_exhausted`
 //! and, with the default rate limits on in `contention`, `rate_limited`.
 //! The embedded default always runs; PostgreSQL + Redis (with the raw Redis baseline) when
-//! `DATABASE_URL` and `REDIS_URL` are set, and always in CI.
+//! `DATABASE_URL` and `REDIS_URL` are set, and always in CI; the `scale` preset, smoke-sized, on
+//! PostgreSQL + a local three-master Redis Cluster (server and baseline) when `DATABASE_URL` is
+//! set and `redis-server` is installed, and always in CI.
 //!
 //! The figures themselves are not checked: that is `BENCHMARKS.md`'s job, on a quiet machine.
 
 use std::time::Duration;
 
 use integration_tests::backends::backend_url;
-use integration_tests::load::run::{RunOptions, RunReport, run};
+use integration_tests::load::run::{BaselineRedis, RunOptions, RunReport, run};
 use integration_tests::load::scenario::{Scenario, Workload};
 use integration_tests::load::stats::Endpoint;
 use integration_tests::load::target::Where;
+use integration_tests::redis_cluster;
 use integration_tests::server::Backends;
+use shared::config::{RedisTarget, Secret};
 
 /// 40 clients for 2 licenses of 3 seats: most acquires are denied, seats change hands constantly.
 fn contention() -> Scenario {
@@ -34,7 +38,11 @@ fn contention() -> Scenario {
     scenario
 }
 
-async fn run_clean(scenario: Scenario, place: Where, baseline_redis: Option<String>) -> RunReport {
+async fn run_clean(
+    scenario: Scenario,
+    place: Where,
+    baseline_redis: Option<BaselineRedis>,
+) -> RunReport {
     let report = run(&RunOptions {
         scenario,
         place,
@@ -121,6 +129,7 @@ async fn racing_clients_never_exceed_the_seats_on_postgres_and_redis_nor_on_raw_
         return;
     };
 
+    let redis = BaselineRedis::At(RedisTarget::Instance(Secret::new(redis)));
     let report = run_clean(contention(), Where::InProcess(Backends::Real), Some(redis)).await;
 
     assert_invariant_held_without_unexpected_errors(&report);
@@ -163,4 +172,52 @@ async fn the_saturation_phases_run_clean_on_the_embedded_default() {
         "{cpu:?}"
     );
     assert!(cpu.generator > 0.0, "{cpu:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scale_scenario_holds_on_a_redis_cluster_through_the_service_and_raw() {
+    let (Some(_), Some(_)) = (backend_url("DATABASE_URL"), redis_cluster::shared()) else {
+        return;
+    };
+    // The `scale` preset shrunk to a smoke: 24 licenses (pools on every master) of 3 seats, 96
+    // clients holding or queueing for them, heartbeating every 200 ms.
+    let mut scenario = Scenario::named("scale").expect("preset");
+    let w = &mut scenario.workload;
+    (w.clients, w.licenses, w.seats, w.users_per_license) = (96, 24, 3, 2);
+    w.duration = Duration::from_secs(2);
+    w.heartbeat_interval = Duration::from_millis(200);
+    w.ramp = Duration::from_millis(200);
+    w.backoff = (Duration::from_millis(50), Duration::from_millis(150));
+
+    let report = run_clean(
+        scenario,
+        Where::InProcess(Backends::Cluster),
+        Some(BaselineRedis::LocalCluster),
+    )
+    .await;
+
+    assert_invariant_held_without_unexpected_errors(&report);
+    assert!(report.target.contains("Redis Cluster"), "{}", report.target);
+    let phase = &report.phases[0];
+    let raw = phase
+        .raw
+        .as_ref()
+        .expect("the raw baseline ran on the cluster");
+    for (side, figures) in [("http", &phase.http), ("raw", raw)] {
+        assert!(
+            figures.verdict.grants_checked > 0,
+            "{side}: no seat granted"
+        );
+        assert!(
+            figures.verdict.audits > 0,
+            "{side}: the seat store was not audited"
+        );
+        assert_eq!(figures.verdict.fullest.1, 3, "{side}: no pool filled up");
+        assert!(
+            figures.of(Endpoint::Heartbeat).count > 0,
+            "{side}: no heartbeat"
+        );
+    }
+    let redis_cpu = raw.cpu.and_then(|cpu| cpu.redis);
+    assert!(redis_cpu.is_some(), "the nodes' CPU time is read from INFO");
 }

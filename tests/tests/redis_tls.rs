@@ -6,6 +6,9 @@
 //! variables, then `Backends::seats`. With the CA a seat is acquired, heartbeated and released;
 //! without it, or with another CA, the handshake is refused (`UnknownIssuer`). A certificate shaped
 //! like Memorystore's (the IP in the CN, no subject alternative name) is trusted through its CA.
+//! The same holds for a Redis Cluster whose three nodes speak only TLS (`REDIS_CLUSTER=true`,
+//! `integration_tests::redis_cluster::LocalCluster::start_tls`): every node the cluster names is
+//! verified against the CA, and refused without it.
 //!
 //! Needs `redis-server` built with TLS (Debian's is) and `openssl`; without them the tests skip,
 //! except under `CI`, where they fail.
@@ -17,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use integration_tests::process::free_port;
+use integration_tests::redis_cluster::{ClusterTls, LocalCluster, installed};
 use shared::backends::{Backends, Topology};
 use shared::config::Config;
 use shared::seats::{Acquired, SeatRequest, SeatStore, SessionData};
@@ -132,20 +136,26 @@ impl TlsRedis {
 
     /// The seat store a service configured with these variables builds.
     async fn seats(&self, ca: Option<&Path>) -> Arc<dyn SeatStore> {
-        let url = format!("rediss://127.0.0.1:{}", self.port);
-        let ca = ca.map(|p| p.to_str().expect("utf-8 path").to_owned());
-        let config = Config::from_lookup(|name| match name {
-            "REDIS_URL" => Some(url.clone()),
-            "REDIS_CA_CERT" => ca.clone(),
-            "REDIS_KEY_PREFIX" => Some("tls-test:".into()),
-            _ => None,
-        })
-        .expect("configuration parses");
-        Backends::new(Arc::new(config), Topology::OneFunction)
-            .seats()
-            .await
-            .expect("the seat store is built")
+        configured_seats(&format!("rediss://127.0.0.1:{}", self.port), false, ca).await
     }
+}
+
+/// The seat store a service configured with `REDIS_URL=url`, `REDIS_CLUSTER=cluster` and
+/// `REDIS_CA_CERT=ca` builds.
+async fn configured_seats(url: &str, cluster: bool, ca: Option<&Path>) -> Arc<dyn SeatStore> {
+    let ca = ca.map(|p| p.to_str().expect("utf-8 path").to_owned());
+    let config = Config::from_lookup(|name| match name {
+        "REDIS_URL" => Some(url.to_owned()),
+        "REDIS_CLUSTER" => Some(cluster.to_string()),
+        "REDIS_CA_CERT" => ca.clone(),
+        "REDIS_KEY_PREFIX" => Some("tls-test:".into()),
+        _ => None,
+    })
+    .expect("configuration parses");
+    Backends::new(Arc::new(config), Topology::OneFunction)
+        .seats()
+        .await
+        .expect("the seat store is built")
 }
 
 /// Whether `redis-server` and `openssl` can run; a missing one fails in CI and skips elsewhere.
@@ -209,6 +219,13 @@ enum Names {
 
 /// A server certificate signed by the CA `ca`, naming the server as `names` says.
 fn make_server_certificate(dir: &Path, ca: &str, names: Names) -> (PathBuf, PathBuf) {
+    make_certificate(dir, ca, names, "serverAuth")
+}
+
+/// A certificate signed by the CA `ca` for `usage` (`extendedKeyUsage`). The nodes of a TLS
+/// cluster present theirs as clients too, to each other on the cluster bus, so theirs needs
+/// `serverAuth,clientAuth`: with `serverAuth` alone the nodes never join.
+fn make_certificate(dir: &Path, ca: &str, names: Names, usage: &str) -> (PathBuf, PathBuf) {
     let (subject, alt_names) = match names {
         Names::AltNames => ("localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"),
         Names::MemorystoreCommonName => ("127.0.0.1", ""),
@@ -217,7 +234,7 @@ fn make_server_certificate(dir: &Path, ca: &str, names: Names) -> (PathBuf, Path
         dir.join("server.ext"),
         format!(
             "{alt_names}basicConstraints=CA:FALSE\n\
-             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+             keyUsage=critical,digitalSignature\nextendedKeyUsage={usage}\n"
         ),
     )
     .expect("write the extensions file");
@@ -358,4 +375,79 @@ async fn a_ca_file_that_is_missing_or_holds_no_certificate_stops_start_up() {
         };
         assert!(why.contains("REDIS_CA_CERT"), "{why}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_cluster_is_trusted_through_its_ca_on_every_node_and_refused_without_it() {
+    // Arrange: three TLS-only nodes (client and cluster bus) serving a Memorystore-shaped
+    // certificate (the IP in the CN only), as Memorystore Cluster's in-transit encryption does.
+    if !tools_present() || installed().is_none() {
+        return;
+    }
+    let dir = TempDir::new();
+    let ca = make_ca(&dir.0, "ca");
+    let other_ca = make_ca(&dir.0, "other-ca");
+    let (cert, key) = make_certificate(
+        &dir.0,
+        "ca",
+        Names::MemorystoreCommonName,
+        "serverAuth,clientAuth",
+    );
+    let tls = ClusterTls {
+        cert,
+        key,
+        ca: ca.clone(),
+    };
+    let cluster = tokio::task::spawn_blocking(move || LocalCluster::start_tls(tls))
+        .await
+        .expect("the start ran")
+        .expect("a TLS cluster starts");
+    let seeds = cluster.redis_url();
+    assert!(seeds.starts_with("rediss://"), "{seeds}");
+
+    // Act: seats in licenses spread over the three nodes, through the seeds' TLS alone.
+    let seats = configured_seats(&seeds, true, Some(&ca)).await;
+    let mut licenses = Vec::new();
+    for index in 0..24 {
+        let license_id = Uuid::new_v4();
+        let request = SeatRequest {
+            license_id,
+            max_seats: 1,
+            ttl: Duration::from_secs(60),
+            session: SessionData::new(Uuid::new_v4(), Uuid::new_v4(), "ab12", "tls-host", None),
+            limits: Default::default(),
+        };
+        let acquired = bounded(
+            "acquire",
+            seats.acquire(&request, &format!("session-{index}")),
+        )
+        .await
+        .expect("acquire over TLS on the cluster");
+        let Acquired::Granted { session_id, .. } = acquired else {
+            panic!("an empty pool must grant a seat, got {acquired:?}");
+        };
+        let extended = bounded(
+            "heartbeat",
+            seats.heartbeat(license_id, &session_id, request.ttl),
+        )
+        .await
+        .expect("heartbeat over TLS on the cluster");
+        assert!(extended.is_some(), "the seat just granted is live");
+        licenses.push(license_id);
+    }
+    let mut pools = bounded("pools", seats.pools())
+        .await
+        .expect("pools scans every node over TLS");
+
+    // Assert
+    pools.sort_unstable();
+    licenses.sort_unstable();
+    assert_eq!(pools, licenses);
+    for license_id in licenses {
+        assert!(bounded("reap", seats.reap(license_id)).await.is_ok());
+    }
+    let why = refusal(&*configured_seats(&seeds, true, None).await).await;
+    assert!(why.contains("UnknownIssuer"), "{why}");
+    let why = refusal(&*configured_seats(&seeds, true, Some(&other_ca)).await).await;
+    assert!(why.contains("UnknownIssuer"), "{why}");
 }

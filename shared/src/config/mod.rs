@@ -7,6 +7,7 @@
 
 mod leases;
 mod limits;
+mod redis;
 mod sign_in;
 mod vars;
 
@@ -14,6 +15,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use self::redis::RedisTarget;
 pub use leases::{LeasePublicKeys, LeaseSigningKey};
 pub use limits::RateLimits;
 pub use sign_in::{EMULATOR_API_KEY, IDENTITY_TOOLKIT_URL, SECURE_TOKEN_URL, SignInConfig};
@@ -122,11 +124,12 @@ pub struct Config {
     /// Connections per instance in the database pool (`DATABASE_MAX_CONNECTIONS`); Cloud SQL's
     /// connection limit is shared by every instance of every service.
     pub database_max_connections: u32,
-    /// The live-seat store (`REDIS_URL`); `None` selects the in-process store.
-    pub redis_url: Option<Secret>,
+    /// The live-seat store (`REDIS_URL`, a Redis Cluster's seed nodes with `REDIS_CLUSTER=true`);
+    /// `None` selects the in-process store.
+    pub redis: Option<RedisTarget>,
     /// The PEM file of the CA that signs the Redis server's certificate (`REDIS_CA_CERT`), trusted
     /// instead of the system roots: Memorystore's in-transit encryption uses a CA of its own, which
-    /// Terraform mounts from Secret Manager as a file. Needs a `rediss://` `REDIS_URL`.
+    /// Terraform mounts from Secret Manager as a file. Needs `rediss://` in `REDIS_URL`.
     pub redis_ca_cert: Option<PathBuf>,
     /// Put before every Redis key (`REDIS_KEY_PREFIX`), so environments or tests can share a Redis.
     pub redis_key_prefix: String,
@@ -218,17 +221,8 @@ impl Config {
                 data_dir.join("coditect.db").display()
             )
         }))?;
-        let redis_url = vars.string("REDIS_URL");
-        if let Some(url) = &redis_url
-            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
-        {
-            return Err(ConfigError::Malformed {
-                name: "REDIS_URL",
-                value: "[redacted]".into(),
-                reason: "expected a redis:// or rediss:// URL".into(),
-            });
-        }
-        let redis_ca_cert = redis_ca_cert(&vars, redis_url.as_deref())?;
+        let redis = RedisTarget::from_vars(&vars)?;
+        let redis_ca_cert = self::redis::redis_ca_cert(&vars, redis.as_ref())?;
         let seat_ttl = vars.seconds("SEAT_TTL_SECONDS", 360)?;
         let heartbeat_interval = vars.seconds("HEARTBEAT_INTERVAL_SECONDS", 120)?;
         if heartbeat_interval.is_zero() || heartbeat_interval >= seat_ttl {
@@ -255,7 +249,7 @@ impl Config {
             port: vars.parsed("PORT", 8080)?,
             database_max_connections: vars.parsed("DATABASE_MAX_CONNECTIONS", 5)?,
             database,
-            redis_url: redis_url.map(Secret::new),
+            redis,
             redis_ca_cert,
             redis_key_prefix: vars.string("REDIS_KEY_PREFIX").unwrap_or_default(),
             project_id,
@@ -334,9 +328,6 @@ impl Config {
     }
 }
 
-/// `REDIS_CA_CERT`, a path (Terraform mounts the secret as a file). A CA only means something to a
-/// TLS connection, so with a plain or missing `REDIS_URL` it is a mistake, not something to ignore:
-/// the operator believes the connection is verified.
 /// `METRICS_ADDRESS`, an `ip:port`; on Cloud Run (`K_SERVICE`) an instance's own counters would
 /// be a random slice of the service's, and its one port is the service's, so it is refused.
 fn metrics_address(vars: &Vars<'_>) -> Result<Option<std::net::SocketAddr>, ConfigError> {
@@ -355,34 +346,6 @@ fn metrics_address(vars: &Vars<'_>) -> Result<Option<std::net::SocketAddr>, Conf
     }
     let addr = "127.0.0.1:9464".parse().expect("a socket address");
     Ok(Some(vars.parsed("METRICS_ADDRESS", addr)?))
-}
-
-fn redis_ca_cert(vars: &Vars<'_>, redis_url: Option<&str>) -> Result<Option<PathBuf>, ConfigError> {
-    let Some(path) = vars.string("REDIS_CA_CERT") else {
-        return Ok(None);
-    };
-    // The content pasted in place of the path: say so rather than "no such file -----BEGIN…".
-    if path.trim_start().starts_with("-----BEGIN") {
-        return Err(ConfigError::Malformed {
-            name: "REDIS_CA_CERT",
-            value: "[PEM content]".into(),
-            reason: "expected the path of a PEM file, not the PEM itself".into(),
-        });
-    }
-    match redis_url {
-        None => Err(ConfigError::Missing {
-            name: "REDIS_URL",
-            reason: "REDIS_CA_CERT is set, and a CA is only used by a rediss:// Redis",
-        }),
-        Some(url) if !url.starts_with("rediss://") => Err(ConfigError::Malformed {
-            name: "REDIS_CA_CERT",
-            value: path,
-            reason: "is set, but REDIS_URL is a plain redis:// URL, so the CA would never be \
-                     used; use rediss:// (TLS) or unset REDIS_CA_CERT"
-                .into(),
-        }),
-        Some(_) => Ok(Some(PathBuf::from(path))),
-    }
 }
 
 #[cfg(test)]

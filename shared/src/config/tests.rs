@@ -27,7 +27,7 @@ fn no_variables_select_the_embedded_defaults() {
     );
     assert_eq!(config.lease_public_keys, None);
     assert_eq!(config.kms, KmsEndpoints::google());
-    assert!(config.redis_url.is_none());
+    assert!(config.redis.is_none());
     assert_eq!(config.project_id, DEFAULT_PROJECT);
     assert!(config.identity_emulated());
     assert_eq!(config.seat_ttl, Duration::from_secs(360));
@@ -334,4 +334,107 @@ fn metrics_are_served_only_where_asked_and_never_on_cloud_run() {
     ])
     .expect_err("refused on Cloud Run");
     assert!(err.to_string().contains("Cloud Monitoring"), "{err}");
+}
+
+#[test]
+fn one_redis_url_is_one_instance() {
+    let config = config(&[("REDIS_URL", " redis://10.0.0.3:6379 ")]).expect("parses");
+    assert_eq!(
+        config.redis,
+        Some(RedisTarget::Instance(Secret::new("redis://10.0.0.3:6379")))
+    );
+}
+
+#[test]
+fn a_cluster_takes_its_seed_nodes_from_redis_url() {
+    let config = config(&[
+        ("REDIS_URL", "redis://10.0.0.3:6379, redis://10.0.0.4:6379,"),
+        ("REDIS_CLUSTER", "true"),
+    ])
+    .expect("parses");
+    assert_eq!(
+        config.redis,
+        Some(RedisTarget::Cluster(vec![
+            Secret::new("redis://10.0.0.3:6379"),
+            Secret::new("redis://10.0.0.4:6379"),
+        ]))
+    );
+    let discovery = config_of_one_seed();
+    assert_eq!(
+        discovery.redis,
+        Some(RedisTarget::Cluster(vec![Secret::new(
+            "rediss://10.0.0.5:6379"
+        )]))
+    );
+    assert_eq!(
+        discovery.redis_ca_cert,
+        Some(PathBuf::from("/etc/redis-ca/ca.pem"))
+    );
+}
+
+fn config_of_one_seed() -> Config {
+    config(&[
+        ("REDIS_URL", "rediss://10.0.0.5:6379"),
+        ("REDIS_CLUSTER", "TRUE"),
+        ("REDIS_CA_CERT", "/etc/redis-ca/ca.pem"),
+    ])
+    .expect("a discovery endpoint with TLS parses")
+}
+
+#[test]
+fn several_redis_urls_without_redis_cluster_are_refused_naming_it() {
+    let err = config(&[(
+        "REDIS_URL",
+        "redis://:pw@10.0.0.3:6379,redis://:pw@10.0.0.4:6379",
+    )])
+    .expect_err("must fail");
+    let message = err.to_string();
+    assert!(message.contains("REDIS_URL"), "{message}");
+    assert!(message.contains("REDIS_CLUSTER=true"), "{message}");
+    assert!(!message.contains("pw@"), "{message}");
+    let err = config(&[
+        ("REDIS_URL", "redis://10.0.0.3:6379"),
+        ("REDIS_CLUSTER", "false"),
+    ])
+    .map(|c| c.redis);
+    assert!(matches!(err, Ok(Some(RedisTarget::Instance(_)))), "{err:?}");
+}
+
+#[test]
+fn a_cluster_without_seeds_or_with_mixed_tls_is_refused() {
+    let err = config(&[("REDIS_CLUSTER", "true")]).expect_err("no seeds");
+    assert!(err.to_string().contains("REDIS_URL"), "{err}");
+    let err = config(&[
+        ("REDIS_URL", "rediss://10.0.0.3:6379,redis://10.0.0.4:6379"),
+        ("REDIS_CLUSTER", "true"),
+    ])
+    .expect_err("mixed TLS");
+    assert!(err.to_string().contains("rediss://"), "{err}");
+    let err = config(&[
+        ("REDIS_URL", "redis://10.0.0.3:6379,http://10.0.0.4"),
+        ("REDIS_CLUSTER", "true"),
+    ])
+    .expect_err("not a Redis URL");
+    assert!(err.to_string().contains("REDIS_URL"), "{err}");
+}
+
+#[test]
+fn redis_cluster_must_be_a_boolean() {
+    let err = config(&[
+        ("REDIS_URL", "redis://10.0.0.3:6379"),
+        ("REDIS_CLUSTER", "sometimes"),
+    ])
+    .expect_err("must fail");
+    assert!(err.to_string().contains("REDIS_CLUSTER"), "{err}");
+}
+
+#[test]
+fn a_redis_ca_with_a_plain_cluster_is_refused() {
+    let err = config(&[
+        ("REDIS_URL", "redis://10.0.0.3:6379,redis://10.0.0.4:6379"),
+        ("REDIS_CLUSTER", "true"),
+        ("REDIS_CA_CERT", "/etc/redis-ca/ca.pem"),
+    ])
+    .expect_err("must fail");
+    assert!(err.to_string().contains("REDIS_CA_CERT"), "{err}");
 }

@@ -2,9 +2,9 @@
 //!
 //! One [`SeatStore`] trait, two implementations with identical semantics: [`RedisSeats`]
 //! (production; one Lua script per operation, one sorted set per license scored by expiry in ms from
-//! Redis `TIME`, every key under the license's `{lic:<id>}` hash tag) and [`EmbeddedSeats`] (the
-//! embedded default, in process). Both pass one conformance suite
-//! (`tests/tests/seat_conformance/`).
+//! Redis `TIME`, every key under the license's `{lic:<id>}` hash tag, on one Redis instance or a Redis
+//! Cluster) and [`EmbeddedSeats`] (the embedded default, in process). All three pass one conformance
+//! suite (`tests/tests/seat_conformance/`).
 //!
 //! **Invariant:** a license never has more live sessions than `max_seats`, under any interleaving.
 //! Acquire is one atomic step (prune expired, reuse the caller's session, else add below the cap);
@@ -44,7 +44,9 @@ use uuid::Uuid;
 
 pub use embedded::EmbeddedSeats;
 pub use limits::{AcquireLimits, LimitScope, Limited, Rate};
-pub use redis::{RedisSeats, read_redis_ca, redis_client};
+pub use redis::{
+    RedisConnection, RedisEndpoint, RedisSeats, cluster_client, read_redis_ca, redis_client,
+};
 
 /// Why a seat operation failed.
 #[derive(Debug, thiserror::Error)]

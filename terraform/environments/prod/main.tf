@@ -30,6 +30,13 @@ module "platform" {
     memory_size_gb = 1
   }
 
+  # One instance serves far more than today's fleet; BENCHMARKS.md ("One Redis
+  # or a cluster") gives the load at which to set enabled = true (a
+  # Memorystore Cluster; the services then run with REDIS_CLUSTER=true).
+  redis_cluster = {
+    enabled = false
+  }
+
   lease_key_protection_level = "HSM"
   lease_signing_key_version  = var.lease_signing_key_version
   lease_public_key_versions  = var.lease_public_key_versions

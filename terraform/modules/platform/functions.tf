@@ -17,6 +17,8 @@ locals {
     HEARTBEAT_INTERVAL_SECONDS = tostring(var.heartbeat_interval_seconds)
     OFFLINE_GRACE_SECONDS      = tostring(var.offline_grace_seconds)
     REDIS_CA_CERT              = "/etc/redis-ca/ca.pem"
+    # redis-url names a Memorystore Cluster's discovery endpoint when true.
+    REDIS_CLUSTER = tostring(var.redis_cluster.enabled)
   }
 
   # Billing's variables; an empty one is left out (unset), as the services read an empty one.

@@ -13,7 +13,7 @@ locals {
   # redis-ca, the Memorystore server CA, which is public and written below.
   secrets = {
     "database-url"          = "DATABASE_URL postgres://USER:PASSWORD@PRIVATE_IP:5432/DB?sslmode=require"
-    "redis-url"             = "REDIS_URL rediss://:AUTH@HOST:6378"
+    "redis-url"             = var.redis_cluster.enabled ? "REDIS_URL rediss://DISCOVERY_HOST:PORT (Redis Cluster)" : "REDIS_URL rediss://:AUTH@HOST:6378"
     "redis-ca"              = "Memorystore server CA, mounted at /etc/redis-ca/ca.pem"
     "stripe-webhook-secret" = "Stripe endpoint signing secret (whsec_...)"
     "stripe-api-key"        = "Stripe restricted API key"
@@ -48,8 +48,12 @@ module "database" {
   depends_on = [module.network]
 }
 
+# Live seats: one Memorystore instance, or (redis_cluster.enabled) a
+# Memorystore Cluster, when one instance is not enough (BENCHMARKS.md, "One
+# Redis or a cluster"). Exactly one of the two exists.
 module "redis" {
   source = "../memorystore"
+  count  = var.redis_cluster.enabled ? 0 : 1
 
   project_id     = var.project_id
   region         = var.region
@@ -60,6 +64,33 @@ module "redis" {
   labels         = local.labels
 
   depends_on = [module.network]
+}
+
+# The instance was created before the choice existed.
+moved {
+  from = module.redis
+  to   = module.redis[0]
+}
+
+module "redis_cluster" {
+  source = "../memorystore-cluster"
+  count  = var.redis_cluster.enabled ? 1 : 0
+
+  project_id    = var.project_id
+  region        = var.region
+  name          = "${var.name_prefix}-seats-cluster"
+  shard_count   = var.redis_cluster.shard_count
+  replica_count = var.redis_cluster.replica_count
+  node_type     = var.redis_cluster.node_type
+  psc_cidr      = var.redis_cluster.psc_cidr
+  network_id    = module.network.network_id
+
+  depends_on = [module.network]
+}
+
+locals {
+  # Whichever Redis holds the seats.
+  redis = var.redis_cluster.enabled ? module.redis_cluster[0] : module.redis[0]
 }
 
 module "lease_key" {
@@ -86,7 +117,7 @@ module "secrets" {
 # Terraform may write it; a CA rotation reaches the services on the next apply.
 resource "google_secret_manager_secret_version" "redis_ca" {
   secret      = module.secrets.resource_ids["redis-ca"]
-  secret_data = module.redis.server_ca_pem
+  secret_data = local.redis.server_ca_pem
 }
 
 module "identity" {

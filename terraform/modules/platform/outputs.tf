@@ -53,11 +53,12 @@ output "database_connection_budget" {
 }
 
 output "redis" {
-  description = "What docs/deploy.md needs to write REDIS_URL (the AUTH string is read with gcloud)."
+  description = "What docs/deploy.md needs to write REDIS_URL (the instance's AUTH string is read with gcloud; a cluster has none)."
   value = {
-    instance = module.redis.name
-    host     = module.redis.host
-    port     = module.redis.port
+    cluster  = var.redis_cluster.enabled
+    instance = local.redis.name
+    host     = local.redis.host
+    port     = local.redis.port
   }
 }
 

@@ -58,11 +58,23 @@ variable "database" {
 }
 
 variable "redis" {
-  description = "Memorystore sizing."
+  description = "Memorystore sizing (the single instance, used unless redis_cluster.enabled)."
   type = object({
     tier           = string
     memory_size_gb = number
   })
+}
+
+variable "redis_cluster" {
+  description = "A Memorystore Cluster instead of the single instance, for loads beyond one Redis (BENCHMARKS.md, \"One Redis or a cluster\"). Off by default; on, the services get REDIS_CLUSTER=true and redis-url holds the discovery endpoint."
+  type = object({
+    enabled       = bool
+    shard_count   = optional(number, 3)
+    replica_count = optional(number, 1)
+    node_type     = optional(string, "REDIS_STANDARD_SMALL")
+    psc_cidr      = optional(string, "10.8.1.0/28")
+  })
+  default = { enabled = false }
 }
 
 variable "lease_key_protection_level" {

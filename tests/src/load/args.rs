@@ -6,9 +6,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
+use shared::config::RedisTarget;
 
 use super::binaries::BinariesOptions;
-use super::run::RunOptions;
+use super::run::{BaselineRedis, RunOptions};
 use super::scenario::{NAMES, Phase, Scenario};
 use super::target::{Urls, Where};
 use crate::server::Backends;
@@ -22,8 +23,12 @@ USAGE:
     loadgen binaries [--bin-dir DIR] [--runs N] [--duration S]
 
 SERVER (default: the local server in this process on --backend embedded):
-    --backend embedded|real   in-process backends; real = $DATABASE_URL + $REDIS_URL (a fresh
-                              schema and key prefix, removed afterwards)
+    --backend embedded|real|cluster
+                              in-process backends; real = $DATABASE_URL + $REDIS_URL (a fresh
+                              schema and key prefix, removed afterwards; with
+                              REDIS_CLUSTER=true, $REDIS_URL is a Redis Cluster's seed nodes);
+                              cluster = $DATABASE_URL + a local 3-master Redis Cluster started
+                              on free ports (needs redis-server and redis-cli)
     --url URL                 an external server (every function at URL) instead
     --acquire-url, --heartbeat-url, --release-url, --admin-url URL
                               one function elsewhere (Cloud Run: one URL per service)
@@ -31,7 +36,9 @@ SERVER (default: the local server in this process on --backend embedded):
                               (without it every license keeps the FREE plan's 1 seat)
 
 BASELINE:
-    --redis-url URL|none      Redis for the raw EVALSHA baseline (default $REDIS_URL)
+    --redis-url URL|none      Redis for the raw EVALSHA baseline (default $REDIS_URL; the
+                              local cluster with --backend cluster); with REDIS_CLUSTER=true a
+                              cluster's seed nodes, comma-separated
 
 FLEET (override the scenario's preset):
     --clients N  --licenses N  --seats N  --users-per-license N
@@ -133,9 +140,10 @@ fn scenario(name: &str, pairs: Vec<(String, Option<String>)>) -> anyhow::Result<
     let mut urls: Option<Urls> = None;
     let mut single: Vec<(String, String)> = Vec::new();
     let mut database_url = None;
-    let mut baseline_redis = std::env::var("REDIS_URL")
+    let mut baseline_url = std::env::var("REDIS_URL")
         .ok()
         .filter(|u| !u.trim().is_empty());
+    let mut baseline_flag = false;
     let mut audit_every = Some(Duration::from_millis(500));
     let (mut repeat, mut json) = (1, None);
     let mut phases = None;
@@ -147,7 +155,8 @@ fn scenario(name: &str, pairs: Vec<(String, Option<String>)>) -> anyhow::Result<
                 backend = match raw.as_deref() {
                     Some("embedded") => Backends::Embedded,
                     Some("real") => Backends::Real,
-                    other => bail!("--backend must be embedded or real, not {other:?}"),
+                    Some("cluster") => Backends::Cluster,
+                    other => bail!("--backend must be embedded, real or cluster, not {other:?}"),
                 }
             }
             "--url" => urls = Some(Urls::one(&value::<String>(&flag, raw)?)),
@@ -156,7 +165,8 @@ fn scenario(name: &str, pairs: Vec<(String, Option<String>)>) -> anyhow::Result<
             }
             "--database-url" => database_url = Some(value(&flag, raw)?),
             "--redis-url" => {
-                baseline_redis = Some(value::<String>(&flag, raw)?).filter(|u| u != "none");
+                baseline_url = Some(value::<String>(&flag, raw)?).filter(|u| u != "none");
+                baseline_flag = true;
             }
             "--clients" => w.clients = value(&flag, raw)?,
             "--licenses" => w.licenses = value(&flag, raw)?,
@@ -206,6 +216,18 @@ fn scenario(name: &str, pairs: Vec<(String, Option<String>)>) -> anyhow::Result<
     if !single.is_empty() && urls.is_none() {
         bail!("--acquire-url and friends refine --url; give --url (e.g. admin's) as well");
     }
+    // With --backend cluster the baseline runs on the same cluster unless told otherwise.
+    let local_cluster = backend == Backends::Cluster && urls.is_none() && !baseline_flag;
+    let baseline_redis = match baseline_url {
+        _ if local_cluster => Some(BaselineRedis::LocalCluster),
+        None => None,
+        Some(url) => {
+            let cluster = std::env::var("REDIS_CLUSTER").is_ok_and(|v| v.trim() == "true");
+            let target = RedisTarget::parse(&url, cluster)
+                .map_err(|e| anyhow!("the baseline's Redis: {e}"))?;
+            Some(BaselineRedis::At(target))
+        }
+    };
     let place = match urls {
         None => Where::InProcess(backend),
         Some(mut urls) => {

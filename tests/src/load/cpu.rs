@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use shared::config::RedisTarget;
+
 /// Clock ticks per second of `/proc` times: the kernel's `USER_HZ`, 100 on every architecture this
 /// runs on (asking `sysconf` would need `unsafe`, which the workspace forbids).
 const USER_HZ: f64 = 100.0;
@@ -38,8 +40,8 @@ pub struct CpuUse {
 pub struct CpuMeter {
     /// Whether the server runs in this process (its threads are counted apart).
     in_process: bool,
-    /// Where to ask Redis for its CPU time.
-    redis: Option<redis::aio::MultiplexedConnection>,
+    /// Where to ask Redis for its CPU time: the instance, or each seed node of a cluster.
+    redis: Vec<redis::aio::MultiplexedConnection>,
 }
 
 /// A started measurement.
@@ -48,17 +50,22 @@ pub struct Running {
 }
 
 impl CpuMeter {
-    /// A meter for a server in this process or not, and the Redis at `redis_url` if any (a Redis
-    /// that cannot be reached is left out of the figures, not an error).
-    pub async fn new(in_process: bool, redis_url: Option<&str>) -> Self {
-        let redis = match redis_url {
-            Some(url) => match redis::Client::open(url) {
-                Ok(client) => client.get_multiplexed_async_connection().await.ok(),
-                Err(_) => None,
-            },
-            None => None,
-        };
-        Self { in_process, redis }
+    /// A meter for a server in this process or not, and the Redis `redis` if any (a Redis that
+    /// cannot be reached is left out of the figures, not an error). A cluster's figure is the sum
+    /// over its seed nodes, all of them when the seeds list every node (the local cluster does).
+    pub async fn new(in_process: bool, redis: Option<&RedisTarget>) -> Self {
+        let mut connections = Vec::new();
+        for url in redis.map(RedisTarget::urls).unwrap_or_default() {
+            if let Ok(client) = redis::Client::open(url)
+                && let Ok(conn) = client.get_multiplexed_async_connection().await
+            {
+                connections.push(conn);
+            }
+        }
+        Self {
+            in_process,
+            redis: connections,
+        }
     }
 
     /// Starts measuring.
@@ -92,10 +99,14 @@ impl CpuMeter {
 
     async fn sample(&self) -> Option<Sample> {
         let threads = thread_times()?;
-        let redis = match &self.redis {
-            Some(conn) => redis_cpu(conn.clone()).await,
-            None => None,
-        };
+        // A node that does not answer leaves the Redis figure out rather than understate it.
+        let mut redis = (!self.redis.is_empty()).then_some(0.0);
+        for conn in &self.redis {
+            redis = match (redis, redis_cpu(conn.clone()).await) {
+                (Some(sum), Some(node)) => Some(sum + node),
+                _ => None,
+            };
+        }
         Some(Sample { threads, redis })
     }
 }

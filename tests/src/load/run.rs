@@ -4,6 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
+use shared::config::RedisTarget;
+use shared::seats::{RedisEndpoint, RedisSeats};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -23,9 +26,30 @@ pub struct RunOptions {
     /// The server.
     pub place: Where,
     /// The Redis of the raw baseline; `None` skips it.
-    pub baseline_redis: Option<String>,
+    pub baseline_redis: Option<BaselineRedis>,
     /// Pause between two sweeps of the seat-store audit; `None` turns it off.
     pub audit_every: Option<Duration>,
+}
+
+/// Where the raw baseline runs its scripts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaselineRedis {
+    /// A Redis instance or cluster (`--redis-url`, `$REDIS_URL` and `$REDIS_CLUSTER`).
+    At(RedisTarget),
+    /// The local Redis Cluster `--backend cluster` starts for the server.
+    LocalCluster,
+}
+
+impl BaselineRedis {
+    /// The Redis itself, starting the local cluster if it is that one and not running yet.
+    pub fn target(&self) -> anyhow::Result<RedisTarget> {
+        match self {
+            Self::At(target) => Ok(target.clone()),
+            Self::LocalCluster => crate::redis_cluster::shared()
+                .map(|cluster| cluster.target())
+                .context("the local Redis Cluster needs redis-server and redis-cli installed"),
+        }
+    }
 }
 
 /// One side's figures for a phase.
@@ -124,11 +148,15 @@ async fn run_on(target: &Target, options: &RunOptions) -> anyhow::Result<RunRepo
         .collect();
     let seats: Vec<u32> = target.licenses.iter().map(|l| l.seats).collect();
     let http = Arc::new(Api::Http(HttpApi::new(&target.urls)?));
-    let raw = match &options.baseline_redis {
-        Some(url) => Some(Baseline::connect(url, target).await?),
+    let baseline_redis = match &options.baseline_redis {
+        Some(redis) => Some(redis.target()?),
         None => None,
     };
-    let meter = CpuMeter::new(target.in_process(), options.baseline_redis.as_deref()).await;
+    let raw = match &baseline_redis {
+        Some(redis) => Some(Baseline::connect(redis, target).await?),
+        None => None,
+    };
+    let meter = CpuMeter::new(target.in_process(), baseline_redis.as_ref()).await;
     let mut phases = Vec::new();
     for &phase in &scenario.phases {
         let raw_side = match &raw {
@@ -221,13 +249,13 @@ async fn side(
 /// The raw side: the same licenses, in Redis only, under a prefix of their own.
 struct Baseline {
     api: Arc<Api>,
-    url: String,
+    redis: RedisTarget,
     prefix: String,
     licenses: Vec<Uuid>,
 }
 
 impl Baseline {
-    async fn connect(url: &str, target: &Target) -> anyhow::Result<Self> {
+    async fn connect(redis: &RedisTarget, target: &Target) -> anyhow::Result<Self> {
         let prefix = format!("loadgen:{}:", Uuid::new_v4().simple());
         let licenses: Vec<RawLicense> = target
             .licenses
@@ -240,17 +268,18 @@ impl Baseline {
             })
             .collect();
         let ids = licenses.iter().map(|l| l.id).collect();
-        let api = Api::Raw(RawRedis::connect(url, &prefix, licenses).await?);
+        let api = Api::Raw(RawRedis::connect(redis, &prefix, licenses).await?);
         Ok(Self {
             api: Arc::new(api),
-            url: url.to_owned(),
+            redis: redis.clone(),
             prefix,
             licenses: ids,
         })
     }
 
-    fn store(&self) -> anyhow::Result<shared::seats::RedisSeats> {
-        shared::seats::RedisSeats::new(&self.url, &self.prefix)
+    fn store(&self) -> anyhow::Result<RedisSeats> {
+        let endpoint = RedisEndpoint::new(&self.redis, super::transport::redis_ca()?)?;
+        Ok(RedisSeats::on(endpoint, &self.prefix))
     }
 
     fn holders(&self) -> anyhow::Result<(HolderSource, tokio::runtime::Handle)> {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use shared::api::SessionsResponse;
-use shared::seats::{RedisSeats, SeatStore};
+use shared::config::RedisTarget;
+use shared::seats::{RedisEndpoint, RedisSeats, SeatStore, read_redis_ca};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -142,8 +143,8 @@ struct InProcess {
     runtime: Runtime,
     /// The server; `None` once torn down.
     server: Option<TestServer>,
-    /// The Redis URL and key prefix of a real-backend server, deleted at teardown.
-    redis: Option<(String, String)>,
+    /// The Redis store of a real-backend server, its key prefix deleted at teardown.
+    redis: Option<RedisSeats>,
     /// Stops the cleanup timer, and the task to wait for.
     cleanup: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
 }
@@ -165,7 +166,15 @@ impl Target {
                     Backends::Embedded => {
                         "in-process local server, embedded backends (SQLite, in-process seats)"
                     }
-                    Backends::Real => "in-process local server, PostgreSQL + Redis",
+                    Backends::Real => match server.config.redis {
+                        Some(RedisTarget::Cluster(_)) => {
+                            "in-process local server, PostgreSQL + Redis Cluster"
+                        }
+                        _ => "in-process local server, PostgreSQL + Redis",
+                    },
+                    Backends::Cluster => {
+                        "in-process local server, PostgreSQL + local 3-master Redis Cluster"
+                    }
                 };
                 Ok(Self {
                     urls,
@@ -240,8 +249,7 @@ impl Target {
             let _ = stop.send(true);
             task.await?;
         }
-        if let Some((url, prefix)) = local.redis.take() {
-            let seats = RedisSeats::new(&url, &prefix)?;
+        if let Some(seats) = local.redis.take() {
             local
                 .runtime
                 .spawn(async move { seats.delete_all().await })
@@ -257,8 +265,12 @@ impl Target {
 
 impl InProcess {
     async fn start(backends: Backends, rate_limits: bool) -> anyhow::Result<Self> {
-        if backends == Backends::Real {
-            for name in ["DATABASE_URL", "REDIS_URL"] {
+        if backends != Backends::Embedded {
+            let needed: &[&str] = match backends {
+                Backends::Cluster => &["DATABASE_URL"],
+                _ => &["DATABASE_URL", "REDIS_URL"],
+            };
+            for &name in needed {
                 if std::env::var(name).map_or(true, |v| v.trim().is_empty()) {
                     bail!(
                         "--backend real needs {name} (e.g. {name}={})",
@@ -288,12 +300,17 @@ impl InProcess {
             server.local.store.clone(),
             stopped,
         ));
-        let redis = server.config.redis_url.as_ref().map(|url| {
-            (
-                url.expose().to_owned(),
-                server.config.redis_key_prefix.clone(),
-            )
-        });
+        let redis = match &server.config.redis {
+            Some(target) => {
+                let ca = match &server.config.redis_ca_cert {
+                    Some(path) => Some(read_redis_ca(path)?),
+                    None => None,
+                };
+                let endpoint = RedisEndpoint::new(target, ca)?;
+                Some(RedisSeats::on(endpoint, &server.config.redis_key_prefix))
+            }
+            None => None,
+        };
         Ok(Self {
             runtime,
             server: Some(server),

@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::Context;
 use coditect_license::{ClientError, LicenseClient, ProblemCode};
 use redis::Script;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use shared::seats::{SessionData, lua, new_session_id};
+use shared::config::RedisTarget;
+use shared::seats::{RedisConnection, RedisEndpoint, SessionData, lua, new_session_id};
 use uuid::Uuid;
 
 use super::target::Urls;
@@ -77,8 +77,9 @@ pub struct HttpApi {
 
 /// The seat scripts on a Redis key prefix of their own.
 pub struct RawRedis {
-    /// Shared by every client task, as the service shares its one connection.
-    conn: ConnectionManager,
+    /// Shared by every client task, as the service shares its one connection (to an instance or
+    /// a cluster, made as the service makes it).
+    conn: RedisConnection,
     acquire: Script,
     heartbeat: Script,
     release: Script,
@@ -120,24 +121,15 @@ impl HttpApi {
 }
 
 impl RawRedis {
-    /// Connects to `url` (trusting the CA in `REDIS_CA_CERT` when set); the scripts are loaded on
-    /// first use (EVALSHA, then EVAL on NOSCRIPT).
+    /// Connects to `redis` (trusting the CA in `REDIS_CA_CERT` when set); the scripts are loaded
+    /// on first use (EVALSHA, then EVAL on NOSCRIPT).
     pub async fn connect(
-        url: &str,
+        redis: &RedisTarget,
         prefix: &str,
         licenses: Vec<RawLicense>,
     ) -> anyhow::Result<Self> {
-        // Trusting REDIS_CA_CERT as the services do, so the baseline reaches a TLS Redis too.
-        let ca = match std::env::var_os("REDIS_CA_CERT").filter(|p| !p.is_empty()) {
-            Some(path) => Some(shared::seats::read_redis_ca(path.as_ref())?),
-            None => None,
-        };
-        let client = shared::seats::redis_client(url, ca)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1);
-        let conn = ConnectionManager::new_with_config(client, config)
+        let conn = RedisEndpoint::new(redis, redis_ca()?)?
+            .connect()
             .await
             .context("connecting to Redis for the baseline")?;
         Ok(Self {
@@ -152,6 +144,15 @@ impl RawRedis {
 
     fn keys(&self, license: Uuid) -> [String; 6] {
         lua::pool_keys(&self.prefix, license)
+    }
+}
+
+/// The CA in `REDIS_CA_CERT`, trusted as the services trust it, so the baseline reaches a TLS
+/// Redis too.
+pub fn redis_ca() -> anyhow::Result<Option<Vec<u8>>> {
+    match std::env::var_os("REDIS_CA_CERT").filter(|p| !p.is_empty()) {
+        Some(path) => Ok(Some(shared::seats::read_redis_ca(path.as_ref())?)),
+        None => Ok(None),
     }
 }
 

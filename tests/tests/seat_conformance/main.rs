@@ -1,11 +1,15 @@
-//! The seat store conformance suite: one set of specifications, run against `EmbeddedSeats` and
-//! `RedisSeats`, so the embedded default and production can never drift apart.
+//! The seat store conformance suite: one set of specifications, run against `EmbeddedSeats`,
+//! `RedisSeats` on one Redis and `RedisSeats` on a Redis Cluster, so the embedded default and
+//! production (either topology) can never drift apart.
 //!
 //! Each body is written once as `async fn name(seats: Arc<dyn SeatStore>)`; `conformance!` turns it
-//! into `<concern>::embedded::name` and `<concern>::redis::name`. The Redis tests run under a fresh
-//! key prefix and delete it afterwards (also when they fail); without `REDIS_URL` they are skipped,
-//! never in CI. `redis_specific` covers what only Redis can do wrong: an unreachable server, a
-//! flushed script cache.
+//! into `<concern>::embedded::name`, `<concern>::redis::name` and `<concern>::cluster::name`. The
+//! Redis tests run under a fresh key prefix and delete it afterwards (also when they fail); without
+//! `REDIS_URL` they are skipped, never in CI. The cluster tests share one local three-master
+//! cluster this binary starts on free ports (`integration_tests::redis_cluster`); without
+//! `redis-server` they are skipped, never in CI. `redis_specific` covers what only Redis can do
+//! wrong: an unreachable server, a flushed script cache; `cluster_specific` what only a cluster
+//! can: keys spread over the masters, a cluster that goes down.
 //!
 //! Times are compared in ms on the wall clock: the embedded store reads it, and the Redis under
 //! test runs on the same host, so its `TIME` is the same clock; `SKEW_MS` absorbs rounding.
@@ -15,10 +19,11 @@
 //! machine), `expiry` (TTL and heartbeats), `release`, `full_pool` (a lowered cap, full answers),
 //! `events_cleanup` (the event log and the cleanup job's audit), `storms` (more events than any
 //! trim would keep, and a denial storm counted exactly), `limits` (rate limits on acquire and
-//! release) and `redis_specific`.
+//! release), `redis_specific` and `cluster_specific`.
 //!
-//! Run: `REDIS_URL=redis://127.0.0.1:6379 cargo nextest run -p integration-tests
-//! --test seat_conformance`
+//! Run: `REDIS_URL=redis://127.0.0.1:6379 cargo test -p integration-tests --test seat_conformance`
+//! (one cluster for the whole binary; `cargo nextest`, one process per test, starts one per
+//! cluster test instead, ~1 s each); only the cluster: `… --test seat_conformance cluster`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -51,9 +56,22 @@ macro_rules! conformance {
                 }
             )+
         }
+
+        mod cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $body() {
+                    let Some(seats) = integration_tests::redis_cluster::cluster_seats() else {
+                        return;
+                    };
+                    crate::on_redis(seats, super::$body).await;
+                }
+            )+
+        }
     };
 }
 
+mod cluster_specific;
 mod contention;
 mod events_cleanup;
 mod expiry;

@@ -15,37 +15,43 @@
 //!   `{lic:<id>}:rate:release:<user:fingerprint hash>`: the rate limits' TATs in µs
 //!   ([`super::limits`]), each expiring when its bucket is full again.
 //!
+//! The Redis is one instance or, with `REDIS_CLUSTER=true`, a Redis Cluster ([`connection`]); the
+//! scripts are the same. Only what spans licenses differs on a cluster: [`SeatStore::pools`] and
+//! [`RedisSeats::delete_all`] scan every primary, and nothing pipelines commands of two licenses
+//! together (a pipeline must stay in one slot).
+//!
 //! With `REDIS_CA_CERT` the server's certificate is checked against that CA (Memorystore's
 //! in-transit encryption) instead of the system roots; see [`redis_client`].
 //!
 //! The connection is made on first use, so a service starts while Redis is down and `/readyz` says
 //! so; each command has a response timeout, so a hung Redis answers `unavailable`, not a hang.
 
+mod connection;
+
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::anyhow;
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value};
 use tokio::sync::OnceCell;
+use tokio::task::JoinSet;
 use uuid::Uuid;
 
+pub use self::connection::{
+    RedisConnection, RedisEndpoint, cluster_client, read_redis_ca, redis_client,
+};
 use super::{
     Acquired, Holder, LimitScope, Limited, Rate, ReleaseRequest, Released, SeatError, SeatEvent,
     SeatEventKind, SeatRequest, SeatResult, SeatStore, lua,
 };
 
-/// How long one Redis command may take before the request answers `unavailable`.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// The seat store on Redis.
 pub struct RedisSeats {
-    /// Parsed from `REDIS_URL`; connecting waits for first use.
-    client: redis::Client,
+    /// Parsed from `REDIS_URL` (and `REDIS_CLUSTER`); connecting waits for first use.
+    endpoint: RedisEndpoint,
     /// The multiplexed, self-reconnecting connection every request shares.
-    connection: OnceCell<ConnectionManager>,
+    connection: OnceCell<RedisConnection>,
     /// Put before every key, so tests (and several deployments sharing one Redis) stay apart.
     prefix: String,
     acquire: Script,
@@ -61,21 +67,39 @@ pub struct RedisSeats {
 /// few enough that a pool refusing many thousands of machines never blocks Redis for long.
 const FLUSH_BATCH: u32 = 1000;
 
+/// Licenses whose pool keys [`SeatStore::pools`] checks at once, one single-slot pipeline each.
+const POOL_CHECKS_IN_FLIGHT: usize = 256;
+
 impl RedisSeats {
     /// A store on the Redis at `url`, keys prefixed with `prefix` (empty in production).
     pub fn new(url: &str, prefix: &str) -> anyhow::Result<Self> {
-        Ok(Self::with_client(redis_client(url, None)?, prefix))
+        Ok(Self::on(
+            RedisEndpoint::Instance(redis_client(url, None)?),
+            prefix,
+        ))
     }
 
     /// A store on a `rediss://` URL whose server certificate is signed by the CA in `ca_pem`
     /// (Memorystore's in-transit encryption uses its own CA, not a public one).
     pub fn with_ca(url: &str, prefix: &str, ca_pem: Vec<u8>) -> anyhow::Result<Self> {
-        Ok(Self::with_client(redis_client(url, Some(ca_pem))?, prefix))
+        Ok(Self::on(
+            RedisEndpoint::Instance(redis_client(url, Some(ca_pem))?),
+            prefix,
+        ))
     }
 
-    fn with_client(client: redis::Client, prefix: &str) -> Self {
+    /// A store on the Redis Cluster that `seeds` belong to (one node is enough).
+    pub fn cluster(seeds: &[&str], prefix: &str) -> anyhow::Result<Self> {
+        Ok(Self::on(
+            RedisEndpoint::Cluster(cluster_client(seeds, None)?),
+            prefix,
+        ))
+    }
+
+    /// A store on `endpoint`, keys prefixed with `prefix`.
+    pub fn on(endpoint: RedisEndpoint, prefix: &str) -> Self {
         Self {
-            client,
+            endpoint,
             connection: OnceCell::new(),
             prefix: prefix.to_owned(),
             acquire: Script::new(&lua::acquire()),
@@ -88,19 +112,13 @@ impl RedisSeats {
         }
     }
 
-    async fn conn(&self) -> SeatResult<ConnectionManager> {
-        let manager = self
+    async fn conn(&self) -> SeatResult<RedisConnection> {
+        let connection = self
             .connection
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(RESPONSE_TIMEOUT))
-                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
-                    .set_number_of_retries(1);
-                ConnectionManager::new_with_config(self.client.clone(), config).await
-            })
+            .get_or_try_init(|| self.endpoint.connect())
             .await
             .map_err(classify)?;
-        Ok(manager.clone())
+        Ok(connection.clone())
     }
 
     fn key(&self, license: Uuid, part: &str) -> String {
@@ -115,7 +133,11 @@ impl RedisSeats {
     /// Deletes every key under this store's prefix (tests clean up with it).
     pub async fn delete_all(&self) -> SeatResult<()> {
         let mut conn = self.conn().await?;
-        let keys: Vec<String> = scan(&mut conn, &format!("{}{{lic:*", self.prefix)).await?;
+        let keys = conn
+            .scan(&format!("{}{{lic:*", self.prefix))
+            .await
+            .map_err(classify)?;
+        // On a cluster redis-rs splits a many-key DEL by slot.
         if !keys.is_empty() {
             let _: () = conn.del(keys).await.map_err(classify)?;
         }
@@ -123,86 +145,29 @@ impl RedisSeats {
     }
 }
 
-/// A client for `url`; with `ca_pem`, the server's certificate must chain to that CA instead of
-/// the system roots. Nothing connects yet. The load generator's raw baseline builds its client
-/// here too, so it reaches a TLS Redis the way the services do.
-///
-/// With a CA, the certificate's chain, validity and key usage are verified, but not its name:
-/// Memorystore's in-transit encryption serves a certificate whose only name is the instance's IP
-/// in the subject CN, without the subject alternative name rustls (like every current TLS
-/// stack) matches against. The CA is the instance's own (Memorystore makes one per instance), so a
-/// certificate it signed is that instance's. A URL's `#insecure`, which would verify nothing at
-/// all, is refused.
-pub fn redis_client(url: &str, ca_pem: Option<Vec<u8>>) -> anyhow::Result<redis::Client> {
-    use redis::IntoConnectionInfo;
-    let info = url
-        .into_connection_info()
-        .map_err(|e| anyhow!("REDIS_URL is not usable: {e}"))?;
-    if let redis::ConnectionAddr::TcpTls { insecure: true, .. } = info.addr() {
-        bail!(
-            "REDIS_URL asks for #insecure TLS, which verifies no certificate; remove the fragment \
-             and set REDIS_CA_CERT to the CA that signs the server's certificate"
-        );
-    }
-    let Some(ca_pem) = ca_pem else {
-        return redis::Client::open(info).map_err(|e| anyhow!("REDIS_URL is not usable: {e}"));
-    };
-    if !url.starts_with("rediss://") {
-        bail!("REDIS_CA_CERT is set, but REDIS_URL is not a rediss:// (TLS) URL");
-    }
-    // redis-rs skips anything that is not a CERTIFICATE block, so a file without one would make
-    // an empty trust store and fail every connection later instead of now.
-    if !String::from_utf8_lossy(&ca_pem).contains("-----BEGIN CERTIFICATE-----") {
-        bail!("REDIS_CA_CERT holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
-    }
-    let certificates = redis::TlsCertificates {
-        client_tls: None,
-        root_cert: Some(ca_pem),
-    };
-    let verified = redis::Client::build_with_tls(info, certificates)
-        .map_err(|e| anyhow!("REDIS_URL with REDIS_CA_CERT is not usable: {e}"))?;
-    let info = verified.get_connection_info().clone();
-    let mut addr = info.addr().clone();
-    addr.set_danger_accept_invalid_hostnames(true);
-    redis::Client::open(info.set_addr(addr))
-        .map_err(|e| anyhow!("REDIS_URL with REDIS_CA_CERT is not usable: {e}"))
-}
-
-/// The CA certificate file named by `REDIS_CA_CERT`, read once at start-up.
-pub fn read_redis_ca(path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("REDIS_CA_CERT: cannot read {}", path.display()))
-}
-
+/// Whether a failure means "Redis cannot serve right now" (`unavailable`, 503, the client's offline
+/// grace) rather than a fault of ours. Beyond I/O and timeouts: a cluster with no live connection to
+/// a slot's node, a cluster that is down or failing over, a node still loading its data.
 fn classify(err: redis::RedisError) -> SeatError {
-    if err.is_io_error()
+    use redis::{ErrorKind, ServerErrorKind};
+    let unavailable = err.is_io_error()
         || err.is_connection_refusal()
         || err.is_timeout()
         || err.is_connection_dropped()
-    {
+        || matches!(
+            err.kind(),
+            ErrorKind::ClusterConnectionNotFound
+                | ErrorKind::Server(
+                    ServerErrorKind::ClusterDown
+                        | ServerErrorKind::MasterDown
+                        | ServerErrorKind::TryAgain
+                        | ServerErrorKind::BusyLoading
+                )
+        );
+    if unavailable {
         SeatError::Unavailable(err.into())
     } else {
         SeatError::Other(err.into())
-    }
-}
-
-async fn scan(conn: &mut ConnectionManager, pattern: &str) -> SeatResult<Vec<String>> {
-    let mut cursor: u64 = 0;
-    let mut keys = Vec::new();
-    loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(conn)
-            .await
-            .map_err(classify)?;
-        keys.extend(batch);
-        if next == 0 {
-            return Ok(keys);
-        }
-        cursor = next;
     }
 }
 
@@ -382,32 +347,46 @@ impl SeatStore for RedisSeats {
 
     async fn pools(&self) -> SeatResult<Vec<Uuid>> {
         let mut conn = self.conn().await?;
-        let keys = scan(&mut conn, &format!("{}{{lic:*", self.prefix)).await?;
+        let keys = conn
+            .scan(&format!("{}{{lic:*", self.prefix))
+            .await
+            .map_err(classify)?;
         let start = self.prefix.len() + "{lic:".len();
         let ids: BTreeSet<Uuid> = keys
             .iter()
             .filter_map(|key| key.get(start..start + 36))
             .filter_map(|id| id.parse().ok())
             .collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
         // XDEL leaves a drained stream in place (it keeps the stream's last id, so ids never
         // repeat and the audit dedupe key stays unique): a license whose only key is an empty
-        // stream has neither seats, denials nor events, and is not a pool.
-        let mut pipe = redis::pipe();
-        for id in &ids {
-            pipe.exists(self.key(*id, "seats"))
-                .exists(self.key(*id, "denials"))
-                .xlen(self.key(*id, "events"));
+        // stream has neither seats, denials nor events, and is not a pool. One pipeline per
+        // license, as a license is one slot and a cluster refuses pipelines across slots.
+        let ids: Vec<Uuid> = ids.into_iter().collect();
+        let mut pools = Vec::new();
+        for chunk in ids.chunks(POOL_CHECKS_IN_FLIGHT) {
+            let mut checks = JoinSet::new();
+            for &id in chunk {
+                let mut conn = conn.clone();
+                let mut pipe = redis::pipe();
+                pipe.exists(self.key(id, "seats"))
+                    .exists(self.key(id, "denials"))
+                    .xlen(self.key(id, "events"));
+                checks.spawn(async move {
+                    let counts: Vec<i64> = pipe.query_async(&mut conn).await?;
+                    Ok::<_, redis::RedisError>((id, counts.iter().any(|&n| n > 0)))
+                });
+            }
+            while let Some(checked) = checks.join_next().await {
+                let (id, is_pool) = checked
+                    .map_err(|e| SeatError::Other(e.into()))?
+                    .map_err(classify)?;
+                if is_pool {
+                    pools.push(id);
+                }
+            }
         }
-        let counts: Vec<i64> = pipe.query_async(&mut conn).await.map_err(classify)?;
-        Ok(ids
-            .into_iter()
-            .zip(counts.chunks_exact(3))
-            .filter(|(_, counts)| counts.iter().any(|&n| n > 0))
-            .map(|(id, _)| id)
-            .collect())
+        pools.sort_unstable();
+        Ok(pools)
     }
 
     async fn events(&self, license_id: Uuid, max: usize) -> SeatResult<Vec<SeatEvent>> {
