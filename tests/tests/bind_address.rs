@@ -2,7 +2,7 @@
 //! only unless `BIND_ADDRESS` says otherwise: checked on the listening socket the kernel reports
 //! for the process's port, so no traffic to another address of this machine is needed.
 
-use integration_tests::process::{Service, built_binary, free_port, wait_for_health};
+use integration_tests::process::{Service, built_binary, spawn_on_free_port};
 use integration_tests::server::TempDir;
 
 #[tokio::test]
@@ -28,19 +28,20 @@ async fn an_explicit_bind_address_is_used_in_emulator_mode_too() {
 async fn spawn_local(vars: &[(&str, &str)]) -> (u16, Service, TempDir) {
     let binary = built_binary("local");
     let data_dir = TempDir::new();
-    let port = free_port();
-    let mut command = std::process::Command::new(binary);
-    command
-        .env_clear()
-        .env("PORT", port.to_string())
-        .env("DATA_DIR", &data_dir.0)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    for (name, value) in vars {
-        command.env(name, value);
-    }
-    let service = Service(command.spawn().expect("spawns"));
-    wait_for_health(port).await;
+    let (service, port) = spawn_on_free_port(|port| {
+        let mut command = std::process::Command::new(&binary);
+        command
+            .env_clear()
+            .env("PORT", port.to_string())
+            .env("DATA_DIR", &data_dir.0)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        command
+    })
+    .await;
     (port, service, data_dir)
 }
 

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::api::{acquire, machine, register};
-use integration_tests::process::{Service, built_binary, free_port, wait_for_health};
+use integration_tests::process::{built_binary, free_port, spawn_on_free_port};
 use integration_tests::server::TempDir;
 use integration_tests::tokens::Person;
 
@@ -21,18 +21,22 @@ fn figure(text: &str, series: &str) -> Option<f64> {
 async fn the_local_binary_serves_its_figures_as_prometheus_text() {
     // Arrange: the embedded default with metrics on, cleanup every second.
     let data_dir = TempDir::new();
-    let (port, metrics_port) = (free_port(), free_port());
-    let mut command = std::process::Command::new(built_binary("local"));
-    command
-        .env_clear()
-        .env("PORT", port.to_string())
-        .env("DATA_DIR", &data_dir.0)
-        .env("METRICS_ADDRESS", format!("127.0.0.1:{metrics_port}"))
-        .env("CLEANUP_INTERVAL_SECONDS", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let service = Service(command.spawn().expect("spawns"));
-    wait_for_health(port).await;
+    let mut metrics_port = 0;
+    let (service, port) = spawn_on_free_port(|port| {
+        // Either port may be taken before the bind; each try picks both afresh.
+        metrics_port = free_port();
+        let mut command = std::process::Command::new(built_binary("local"));
+        command
+            .env_clear()
+            .env("PORT", port.to_string())
+            .env("DATA_DIR", &data_dir.0)
+            .env("METRICS_ADDRESS", format!("127.0.0.1:{metrics_port}"))
+            .env("CLEANUP_INTERVAL_SECONDS", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        command
+    })
+    .await;
     let base = format!("http://127.0.0.1:{port}");
 
     // Act: a member takes a seat.
