@@ -44,9 +44,10 @@ pub fn next_after(error: &ClientError) -> Next {
         },
         // A lease that does not verify, a file that cannot be written, a sign-in gone: nothing a
         // retry fixes.
-        ClientError::Protocol(_) | ClientError::NotSignedIn(_) | ClientError::Files(_) => {
-            Next::Lose
-        }
+        ClientError::Protocol(_)
+        | ClientError::NotSignedIn(_)
+        | ClientError::Files(_)
+        | ClientError::WaitedOut { .. } => Next::Lose,
     }
 }
 

@@ -10,8 +10,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use shared::api::{
-    AcquireRequest, AcquireResponse, HeartbeatResponse, MeResponse, ProblemCode, ProblemDetails,
-    RegisterRequest, RegisterResponse, SessionsResponse,
+    AcquireRequest, AcquireResponse, HeartbeatResponse, LeaveRequest, LeaveResponse, MeResponse,
+    ProblemCode, ProblemDetails, QueuedResponse, RegisterRequest, RegisterResponse,
+    SessionsResponse, UsageQuery, UsageResponse,
 };
 use shared::leases::{JwkSet, LeaseVerifier};
 use uuid::Uuid;
@@ -38,12 +39,34 @@ pub enum ClientError {
     /// verify against the pinned keys.
     #[error("unexpected answer from the licensing service: {0}")]
     Protocol(String),
+    /// Waited in the queue as long as allowed ([`crate::seat::WaitOptions::timeout`]) without a
+    /// seat; the machine has left the queue.
+    #[error(
+        "no seat freed within {} of waiting; you were number {} of {} in the queue",
+        humantime_words(.waited),
+        .last.position,
+        .last.queue_length
+    )]
+    WaitedOut {
+        /// How long the machine waited.
+        waited: Duration,
+        /// Its last place in the queue.
+        last: Box<QueuedResponse>,
+    },
     /// No sign-in is stored, or it was revoked: `coditect-license login`.
     #[error("{0}")]
     NotSignedIn(String),
     /// A file of the client's home could not be read or written.
     #[error(transparent)]
     Files(#[from] HomeError),
+}
+
+/// `d` in whole minutes or seconds, for a sentence.
+fn humantime_words(d: &Duration) -> String {
+    match d.as_secs() {
+        s if s >= 120 => format!("{} minutes", s / 60),
+        s => format!("{s} seconds"),
+    }
 }
 
 fn refusal_text(status: u16, problem: Option<&ProblemDetails>) -> String {
@@ -94,7 +117,9 @@ impl ClientError {
         match self {
             Self::Unreachable(_) => true,
             Self::Refused { status, .. } => *status >= 500 || *status == 429,
-            Self::Protocol(_) | Self::NotSignedIn(_) | Self::Files(_) => false,
+            Self::Protocol(_) | Self::NotSignedIn(_) | Self::Files(_) | Self::WaitedOut { .. } => {
+                false
+            }
         }
     }
 
@@ -103,9 +128,20 @@ impl ClientError {
         match self {
             Self::Unreachable(_) => true,
             Self::Refused { status, .. } => *status >= 500,
-            Self::Protocol(_) | Self::NotSignedIn(_) | Self::Files(_) => false,
+            Self::Protocol(_) | Self::NotSignedIn(_) | Self::Files(_) | Self::WaitedOut { .. } => {
+                false
+            }
         }
     }
+}
+
+/// What an acquire that may wait answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AcquireAnswer {
+    /// A seat (200).
+    Granted(Box<AcquireResponse>),
+    /// No seat yet: the machine's place in the queue (202).
+    Queued(Box<QueuedResponse>),
 }
 
 /// A client of one service deployment.
@@ -168,6 +204,45 @@ impl LicenseClient {
         self.json(call).await
     }
 
+    /// Asks for a seat as [`Self::acquire`] does, but with `request.wait_seconds` set waits in the
+    /// license's queue: the call lasts up to that long (the HTTP timeout is stretched to match),
+    /// and answers the seat or the machine's place.
+    pub async fn acquire_or_wait(
+        &self,
+        id_token: &str,
+        request: &AcquireRequest,
+    ) -> Result<AcquireAnswer, ClientError> {
+        let wait = Duration::from_secs(request.wait_seconds.unwrap_or(0));
+        let call = self
+            .http
+            .post(self.url("/api/v1/licenses/acquire"))
+            .bearer_auth(id_token)
+            .timeout(wait + Duration::from_secs(10))
+            .json(request);
+        let response = self.send(call).await?;
+        let queued = response.status() == reqwest::StatusCode::ACCEPTED;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Unreachable(error_chain(&e)))?;
+        let decoded = if queued {
+            serde_json::from_slice(&bytes).map(|q| AcquireAnswer::Queued(Box::new(q)))
+        } else {
+            serde_json::from_slice(&bytes).map(|g| AcquireAnswer::Granted(Box::new(g)))
+        };
+        decoded.map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// Takes this machine's `ticket` out of the queue; whether it was waiting.
+    pub async fn leave(&self, id_token: &str, request: &LeaveRequest) -> Result<bool, ClientError> {
+        let call = self
+            .http
+            .post(self.url("/api/v1/licenses/leave"))
+            .bearer_auth(id_token)
+            .json(request);
+        Ok(self.json::<LeaveResponse>(call).await?.left)
+    }
+
     /// Keeps the seat of `lease` alive.
     pub async fn heartbeat(&self, lease: &str) -> Result<HeartbeatResponse, ClientError> {
         let call = self
@@ -182,6 +257,15 @@ impl LicenseClient {
         let call = self
             .http
             .delete(self.url("/api/v1/licenses/release"))
+            .bearer_auth(lease);
+        self.send(call).await.map(drop)
+    }
+
+    /// Returns a borrowed seat before its borrow ends (releases a seat that is not borrowed).
+    pub async fn give_back(&self, lease: &str) -> Result<(), ClientError> {
+        let call = self
+            .http
+            .post(self.url("/api/v1/licenses/return"))
             .bearer_auth(lease);
         self.send(call).await.map(drop)
     }
@@ -219,6 +303,22 @@ impl LicenseClient {
         let call = self
             .http
             .get(self.url(&format!("/api/v1/tenants/{tenant}/sessions")))
+            .bearer_auth(id_token);
+        self.json(call).await
+    }
+
+    /// The usage report of `tenant`'s license over the period `query` names (owners and admins;
+    /// a member is refused 403 `forbidden`, a period it cannot cover 400 `invalid_range`).
+    pub async fn usage(
+        &self,
+        id_token: &str,
+        tenant: Uuid,
+        query: &UsageQuery,
+    ) -> Result<UsageResponse, ClientError> {
+        let call = self
+            .http
+            .get(self.url(&format!("/api/v1/tenants/{tenant}/usage")))
+            .query(query)
             .bearer_auth(id_token);
         self.json(call).await
     }

@@ -35,11 +35,11 @@ pub mod state;
 pub mod token;
 
 pub use home::{Home, HomeError, ServerDir};
-pub use http::{ClientError, LicenseClient};
+pub use http::{AcquireAnswer, ClientError, LicenseClient};
 pub use seat::{LostReason, Seat, SeatEvent, SeatOptions, SeatStatus};
 pub use shared::api::{
     AcquireRequest, AcquireResponse, HeartbeatResponse, LicenseSummary, ProblemCode,
-    ProblemDetails, SeatHolder,
+    ProblemDetails, QueuedResponse, SeatHolder,
 };
 pub use shared::leases::LeaseClaims;
 pub use shared::leases::verifying::{LeaseError, LeaseVerifier};

@@ -57,6 +57,18 @@ pub struct StoredSeat {
     /// Since when the holder cannot reach the service; `None` while it can.
     #[serde(default)]
     pub offline_since: Option<DateTime<Utc>>,
+    /// When the seat's borrow ends, if it is borrowed for offline use (the lease's `bor`): until
+    /// then a program exiting leaves it held, and a program starting runs on its lease at once
+    /// when the service is out of reach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub borrowed_until: Option<DateTime<Utc>>,
+}
+
+impl StoredSeat {
+    /// Whether the seat is borrowed at `now`.
+    pub fn borrowed_at(&self, now: DateTime<Utc>) -> bool {
+        self.borrowed_until.is_some_and(|until| until > now)
+    }
 }
 
 /// The seat file and holders of one deployment.

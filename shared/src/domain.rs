@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::api;
 
-pub use crate::api::{LicenseStatus, Role, Tier};
+pub use crate::api::{LicenseStatus, Role, SeatPolicy, Tier};
 
 /// An organisation: the unit that holds a license and whose data no other tenant sees.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -75,9 +75,25 @@ pub struct License {
     pub grace_until: Option<DateTime<Utc>>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// The longest a member may borrow a seat for offline use, in seconds; 0: borrowing is off.
+    pub max_borrow_seconds: i64,
+    /// The most seats one member may hold at once on all their machines; 0: no cap.
+    pub max_seats_per_user: i32,
 }
 
 impl License {
+    /// The seat policies an owner sets ([`Self::max_borrow_seconds`], [`Self::max_seats_per_user`]).
+    pub fn policy(&self) -> SeatPolicy {
+        SeatPolicy {
+            max_borrow_seconds: u64::try_from(self.max_borrow_seconds)
+                .ok()
+                .filter(|&s| s > 0),
+            max_seats_per_user: u32::try_from(self.max_seats_per_user)
+                .ok()
+                .filter(|&n| n > 0),
+        }
+    }
+
     /// Whether the license is past its expiry at `now`.
     pub fn expired_at(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
@@ -211,6 +227,7 @@ impl From<&License> for api::LicenseView {
             expires_at: license.expires_at,
             grace_until: license.grace_until,
             updated_at: license.updated_at,
+            policy: license.policy(),
         }
     }
 }

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import functools
 import re
+import subprocess
 import sys
+import tempfile
 import tomllib
 import traceback
 from pathlib import Path
@@ -290,6 +292,48 @@ def test_cloudbuild_runs_the_very_suite_ci_runs_with_nothing_skipped():
     assert f'TEST_COMMAND="{readme_command}"' in suite
     for part in ("client/python/run-tests.sh", "tests/stripe/run.sh", "tests/schemathesis/run.sh"):
         assert part in suite, part
+    assert 'bash .ci/nothing-ignored "$SUMMARY"' in suite
+
+
+SUMMARY_OK = """
+running 2 tests
+test embedded::a_seat ... ok
+test real::a_seat ... ok
+
+test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s
+"""
+
+
+def nothing_ignored(log_text: str) -> subprocess.CompletedProcess:
+    """`.ci/nothing-ignored` run on a test log holding `log_text`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "test.log"
+        log.write_text(log_text)
+        return subprocess.run(
+            ["bash", str(ROOT / ".ci" / "nothing-ignored"), str(log)], capture_output=True, text=True
+        )
+
+
+def test_a_suite_where_a_test_was_ignored_fails_naming_it():
+    """Real-backend tests used to pass silently when their backend was missing; now they are
+    ignored at build time, and CI fails a summary that counts one."""
+    skipped = SUMMARY_OK + """
+running 2 tests
+test postgres::a_record ... ignored, DATABASE_URL is not set
+test sqlite::a_record ... ok
+
+test result: ok. 1 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s
+"""
+    ran = nothing_ignored(skipped)
+    assert ran.returncode == 1
+    assert "1 tests were ignored" in ran.stderr
+    assert "postgres::a_record ... ignored, DATABASE_URL is not set" in ran.stderr
+
+
+def test_a_suite_where_every_test_ran_passes_and_one_that_never_ran_fails():
+    assert nothing_ignored(SUMMARY_OK).returncode == 0
+    empty = nothing_ignored("error: could not compile `integration-tests`\n")
+    assert empty.returncode == 1 and "no test summary" in empty.stderr
 
 
 # --------------------------------------------------------------------------

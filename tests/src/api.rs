@@ -155,5 +155,7 @@ pub fn acquire_request(
         fingerprint: fingerprint.to_owned(),
         hostname: hostname.to_owned(),
         client_version: Some(client_version.to_owned()),
+        borrow_seconds: None,
+        wait_seconds: None,
     }
 }

@@ -6,10 +6,16 @@ use shared::seats::{EmbeddedSeats, RedisSeats, SeatStore};
 use shared::store::{PgStore, SqliteStore, Store};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-/// The value of a real-backend variable, `None` (with a note on stderr) when the test should skip.
+/// The value of a real-backend variable, or `None` (with a note on stderr) when this test binary
+/// was built with the variable set and is run without it.
+///
+/// A test that needs `name` is marked to be ignored when `name` is unset at build time (the cfgs of
+/// `tests/build.rs`: `#[cfg_attr(not(real_redis), ignore = "REDIS_URL is not set")]`), so the
+/// runner's summary counts it as ignored rather than passed.
 ///
 /// # Panics
-/// When the variable is unset and `CI` is set: CI must run real-backend tests.
+/// When the variable is unset and `CI` is set (CI must run real-backend tests), and when it is
+/// unset and the test was not marked for it: a test that would pass having done nothing.
 #[track_caller]
 pub fn backend_url(name: &str) -> Option<String> {
     match std::env::var(name) {
@@ -17,11 +23,46 @@ pub fn backend_url(name: &str) -> Option<String> {
         _ if std::env::var_os("CI").is_some() => {
             panic!("{name} must be set in CI: real-backend tests may not be skipped there")
         }
-        _ => {
-            eprintln!("SKIPPED: {name} is not set, so this real-backend test did not run");
+        _ if built_with(name) => {
+            eprintln!(
+                "SKIPPED: {name} was set when this test binary was built but is not set now, so \
+                 this real-backend test did not run"
+            );
             None
         }
+        _ => panic!(
+            "{name} is not set, so this real-backend test cannot run: set it, or (if this test was \
+             not run with --include-ignored) mark the test \
+             #[cfg_attr(not({cfg}), ignore = \"{name} is not set\")] so the summary counts it as \
+             ignored (tests/build.rs)",
+            cfg = cfg_of(name)
+        ),
     }
+}
+
+/// The real-backend variables, each with the cfg `tests/build.rs` sets when it was set at build
+/// time and whether it was.
+const BUILT_WITH: [(&str, &str, bool); 3] = [
+    ("DATABASE_URL", "real_postgres", cfg!(real_postgres)),
+    ("REDIS_URL", "real_redis", cfg!(real_redis)),
+    (
+        "FIREBASE_AUTH_EMULATOR_HOST",
+        "firebase_emulator",
+        cfg!(firebase_emulator),
+    ),
+];
+
+fn built_with(name: &str) -> bool {
+    BUILT_WITH
+        .iter()
+        .any(|&(var, _, built)| var == name && built)
+}
+
+fn cfg_of(name: &str) -> &'static str {
+    BUILT_WITH.iter().find(|&&(var, _, _)| var == name).map_or(
+        "an unknown cfg: add the variable to tests/build.rs",
+        |&(_, cfg, _)| cfg,
+    )
 }
 
 /// A PostgreSQL store in a fresh schema, migrated; the schema is dropped by [`PgSchema::drop`].

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::process::free_port;
+use crate::process::{on_a_free_port, ready_or_exited};
 use crate::server::TempDir;
 
 /// Sends `signal` (`STOP`, `CONT`, `KILL`, `INT`…) to `child`.
@@ -37,48 +37,6 @@ fn wait_until(what: &str, bound: Duration, mut ready: impl FnMut() -> bool) {
         assert!(started.elapsed() < bound, "{what} after {bound:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// Waits until `ready` holds or `child` exits (a server whose port was taken between
-/// [`free_port`] and its bind); whether it is ready.
-///
-/// # Panics
-/// After `bound` with neither.
-fn ready_or_exited(
-    what: &str,
-    child: &mut Child,
-    bound: Duration,
-    mut ready: impl FnMut() -> bool,
-) -> bool {
-    let started = Instant::now();
-    loop {
-        if ready() {
-            return true;
-        }
-        if matches!(child.try_wait(), Ok(Some(_))) {
-            return false;
-        }
-        assert!(
-            started.elapsed() < bound,
-            "{what} is not ready after {bound:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Runs `start` on free ports until one serves (three tries): another process may take a port
-/// between [`free_port`] and the server's bind.
-///
-/// # Panics
-/// When the server exits on each of them.
-fn on_a_free_port(what: &str, mut start: impl FnMut(u16) -> bool) -> u16 {
-    for _ in 0..3 {
-        let port = free_port();
-        if start(port) {
-            return port;
-        }
-    }
-    panic!("{what} exited before serving, on three ports")
 }
 
 /// Waits (at most 10 s) for `child` to exit after it was told to.

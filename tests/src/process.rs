@@ -120,6 +120,48 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Waits until `ready` holds or `child` exits (a server whose port was taken between
+/// [`free_port`] and its bind); whether it is ready.
+///
+/// # Panics
+/// After `bound` with neither.
+pub fn ready_or_exited(
+    what: &str,
+    child: &mut Child,
+    bound: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> bool {
+    let started = Instant::now();
+    loop {
+        if ready() {
+            return true;
+        }
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        assert!(
+            started.elapsed() < bound,
+            "{what} is not ready after {bound:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs `start` on free ports until one serves (three tries): another process may take a port
+/// between [`free_port`] and the server's bind.
+///
+/// # Panics
+/// When the server exits on each of them.
+pub fn on_a_free_port(what: &str, mut start: impl FnMut(u16) -> bool) -> u16 {
+    for _ in 0..3 {
+        let port = free_port();
+        if start(port) {
+            return port;
+        }
+    }
+    panic!("{what} exited before serving, on three ports")
+}
+
 /// Spawns the service `command(port)` describes on a free port and waits until it answers
 /// `/healthz`. Another process may take the port between [`free_port`] and the service's bind;
 /// the service then exits, and the next port is tried (three in all).

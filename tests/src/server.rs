@@ -251,6 +251,10 @@ macro_rules! on_both_backends {
         mod real {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(
+                    not(all(real_postgres, real_redis)),
+                    ignore = "DATABASE_URL or REDIS_URL is not set"
+                )]
                 async fn $name() {
                     super::$name($crate::server::Backends::Real).await;
                 }

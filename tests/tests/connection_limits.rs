@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use integration_tests::process::{Service, built_binary, free_port};
+use integration_tests::process::{built_binary, spawn_on_free_port};
 use integration_tests::server::TempDir;
 use shared::config::Config;
 use shared::serving::{ConnectionLimits, serve_with};
@@ -101,19 +101,20 @@ async fn with_few_descriptors_the_server_raises_its_limit_caps_connections_and_k
     let binary = built_binary("local");
     let data_dir = TempDir::new();
     let log = data_dir.0.join("stdout.log");
-    let port = free_port();
-    let capped = spawn_with_fd_limit(&binary, &data_dir, port, "ulimit -n 160", &log);
+    let (capped, port) =
+        spawn_on_free_port(|port| fd_limited(&binary, &data_dir, port, "ulimit -n 160", &log))
+            .await;
     let raised_dir = TempDir::new();
-    let raised_port = free_port();
-    let raised = spawn_with_fd_limit(
-        &binary,
-        &raised_dir,
-        raised_port,
-        "ulimit -Sn 160",
-        &raised_dir.0.join("stdout.log"),
-    );
-    integration_tests::process::wait_for_health(port).await;
-    integration_tests::process::wait_for_health(raised_port).await;
+    let (raised, _) = spawn_on_free_port(|port| {
+        fd_limited(
+            &binary,
+            &raised_dir,
+            port,
+            "ulimit -Sn 160",
+            &raised_dir.0.join("stdout.log"),
+        )
+    })
+    .await;
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
 
     // Act: 300 idle connections, more than the descriptors the process has, then a client.
@@ -253,15 +254,17 @@ fn complete(answer: &[u8]) -> bool {
     body.len() >= length
 }
 
-fn spawn_with_fd_limit(
+/// `binary` on `port` under the descriptor limits `ulimit` sets, its stdout in `log`.
+fn fd_limited(
     binary: &std::path::Path,
     data_dir: &TempDir,
     port: u16,
     ulimit: &str,
     log: &std::path::Path,
-) -> Service {
+) -> std::process::Command {
     let stdout = std::fs::File::create(log).expect("log file");
-    let child = std::process::Command::new("bash")
+    let mut command = std::process::Command::new("bash");
+    command
         .arg("-c")
         .arg(format!("{ulimit} && exec \"$0\""))
         .arg(binary)
@@ -271,10 +274,8 @@ fn spawn_with_fd_limit(
         .env("DATA_DIR", &data_dir.0)
         .env("HEADER_READ_TIMEOUT_SECONDS", "1")
         .stdout(stdout)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawns");
-    Service(child)
+        .stderr(std::process::Stdio::null());
+    command
 }
 
 /// The open-file soft and hard limits of process `pid`, from `/proc`.

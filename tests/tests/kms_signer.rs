@@ -44,6 +44,7 @@ fn claims() -> LeaseClaims {
         exp: now + 3600,
         hbi: 120,
         grant: 1,
+        bor: None,
     }
 }
 

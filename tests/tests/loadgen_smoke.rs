@@ -124,6 +124,10 @@ async fn racing_clients_never_exceed_the_seats_on_the_embedded_default() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(real_postgres, real_redis)),
+    ignore = "DATABASE_URL or REDIS_URL is not set"
+)]
 async fn racing_clients_never_exceed_the_seats_on_postgres_and_redis_nor_on_raw_redis() {
     let (Some(_), Some(redis)) = (backend_url("DATABASE_URL"), backend_url("REDIS_URL")) else {
         return;
@@ -175,6 +179,10 @@ async fn the_saturation_phases_run_clean_on_the_embedded_default() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(real_postgres, redis_tools)),
+    ignore = "DATABASE_URL is not set or redis-server is not installed"
+)]
 async fn the_scale_scenario_holds_on_a_redis_cluster_through_the_service_and_raw() {
     let (Some(_), Some(_)) = (backend_url("DATABASE_URL"), redis_cluster::shared()) else {
         return;
@@ -203,16 +211,9 @@ async fn the_scale_scenario_holds_on_a_redis_cluster_through_the_service_and_raw
         .raw
         .as_ref()
         .expect("the raw baseline ran on the cluster");
+    assert_checked_and_full(&phase.http);
+    assert_checked_and_full(raw);
     for (side, figures) in [("http", &phase.http), ("raw", raw)] {
-        assert!(
-            figures.verdict.grants_checked > 0,
-            "{side}: no seat granted"
-        );
-        assert!(
-            figures.verdict.audits > 0,
-            "{side}: the seat store was not audited"
-        );
-        assert_eq!(figures.verdict.fullest.1, 3, "{side}: no pool filled up");
         assert!(
             figures.of(Endpoint::Heartbeat).count > 0,
             "{side}: no heartbeat"

@@ -71,7 +71,12 @@ pub(crate) fn to_py(py: Python<'_>, error: ClientError) -> PyErr {
         (ClientError::NotSignedIn(_), _) | (_, Some(ProblemCode::InvalidToken)) => {
             NotSignedIn::new_err(message)
         }
-        (_, Some(ProblemCode::SeatsExhausted)) => SeatsExhausted::new_err(message),
+        // The user's own cap is "no seat for you now" too; `code` tells the two apart.
+        (_, Some(ProblemCode::SeatsExhausted | ProblemCode::UserSeatLimit)) => {
+            SeatsExhausted::new_err(message)
+        }
+        // No seat within the wait: the queue was left; `code` says `seats_exhausted`.
+        (ClientError::WaitedOut { .. }, _) => SeatsExhausted::new_err(message),
         (_, Some(ProblemCode::NoLicense)) => NoLicense::new_err(message),
         (_, Some(ProblemCode::LicenseExpired)) => LicenseExpired::new_err(message),
         (_, Some(ProblemCode::LicenseSuspended)) => LicenseSuspended::new_err(message),
@@ -86,7 +91,11 @@ pub(crate) fn to_py(py: Python<'_>, error: ClientError) -> PyErr {
 /// Sets the attributes every `LicenseError` carries.
 fn annotate(py: Python<'_>, err: &PyErr, error: &ClientError) -> PyResult<()> {
     let value = err.value(py);
-    value.setattr("code", error.code().map(|c| c.as_str()))?;
+    let code = match error {
+        ClientError::WaitedOut { .. } => Some(ProblemCode::SeatsExhausted),
+        _ => error.code(),
+    };
+    value.setattr("code", code.map(|c| c.as_str()))?;
     let status = match error {
         ClientError::Refused { status, .. } => Some(*status),
         _ => None,

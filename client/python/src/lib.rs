@@ -38,11 +38,21 @@ fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
     Ok(RUNTIME.get_or_init(|| built))
 }
 
+/// What a Python signal (Ctrl-C) does to work [`wait`] runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnSignal {
+    /// The wait is abandoned; the work goes on to completion in the background.
+    Abandon,
+    /// The work is aborted: for an acquire waiting in the queue, whose drop leaves the queue (a
+    /// Ctrl-C must give the place up, not claim a seat nobody will use).
+    Abort,
+}
+
 /// Runs `work` on the runtime with the GIL released, checking for Python signals (Ctrl-C) every
-/// tenth of a second; a signal abandons the wait (the work goes on to completion in the
-/// background) and raises.
+/// tenth of a second; a signal ends the wait as `on_signal` says and raises.
 fn wait<T: Send + 'static>(
     py: Python<'_>,
+    on_signal: OnSignal,
     work: impl Future<Output = T> + Send + 'static,
 ) -> PyResult<T> {
     let runtime = runtime()?;
@@ -60,7 +70,23 @@ fn wait<T: Send + 'static>(
                     "the client stopped unexpectedly: {join}"
                 )));
             }
-            Err(_elapsed) => py.check_signals()?,
+            Err(_elapsed) => {
+                let Err(signal) = py.check_signals() else {
+                    continue;
+                };
+                if on_signal == OnSignal::Abort {
+                    task.abort();
+                    // Once the aborted work is dropped (which starts its leave of the queue),
+                    // let that leave reach the service (bounded).
+                    py.detach(|| {
+                        runtime.block_on(async {
+                            let _ = (&mut task).await;
+                            coditect_license::seat::finish_leaving(Duration::from_secs(5)).await;
+                        })
+                    });
+                }
+                return Err(signal);
+            }
         }
     }
 }
@@ -70,6 +96,8 @@ fn wait<T: Send + 'static>(
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<seat::PySeat>()?;
+    m.add_function(wrap_pyfunction!(seat::borrow, m)?)?;
+    m.add_function(wrap_pyfunction!(seat::return_seat, m)?)?;
     m.add("LicenseError", py.get_type::<errors::LicenseError>())?;
     m.add("SeatsExhausted", py.get_type::<errors::SeatsExhausted>())?;
     m.add("NotSignedIn", py.get_type::<errors::NotSignedIn>())?;

@@ -3,16 +3,92 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use coditect_license::seat::{Grant, ReleaseOutcome, Seat, SeatEvent, SeatOptions, SeatStatus};
+use coditect_license::seat::{
+    Grant, ReleaseOutcome, Seat, SeatEvent, SeatOptions, SeatStatus, WaitOptions,
+};
 use coditect_license::signin::StoredSignIn;
-use coditect_license::{ClientError, Home, LicenseClient};
+use coditect_license::{ClientError, Home, LicenseClient, QueuedResponse};
 use pyo3::prelude::*;
 use tokio::sync::broadcast;
 
+use crate::OnSignal;
 use crate::errors::{LicenseError, json_to_py, to_py};
 
 /// The service the CLI uses unless told otherwise.
 const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+
+/// The SDK's options for `server` (or the CLI's default) and `home`, with the CLI's stored
+/// sign-in.
+async fn options_for(server: &str, home: Option<String>) -> Result<SeatOptions, ClientError> {
+    let client = LicenseClient::new(server)?;
+    let home = match home {
+        Some(root) => Home::at(root),
+        None => Home::locate()?,
+    };
+    let files = home.server(server);
+    let sign_in = StoredSignIn::load(&files, &client).await?;
+    let mut options = SeatOptions::new(client, files, Arc::new(sign_in))?;
+    options.client_version = format!("python-{}", env!("CARGO_PKG_VERSION"));
+    Ok(options)
+}
+
+/// `server`, else `CODITECT_LICENSE_URL`, else the CLI's default.
+fn server_or_default(server: Option<String>) -> String {
+    server
+        .or_else(|| std::env::var("CODITECT_LICENSE_URL").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_SERVER.to_owned())
+}
+
+/// Borrows this machine's seat for `seconds` for offline use; the borrow's end as ISO 8601.
+#[pyfunction]
+#[pyo3(signature = (seconds, server = None, home = None))]
+pub(crate) fn borrow(
+    py: Python<'_>,
+    seconds: f64,
+    server: Option<String>,
+    home: Option<String>,
+) -> PyResult<String> {
+    let period = Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|p| p.as_secs() >= 1)
+        .ok_or_else(|| LicenseError::new_err("seconds must be at least 1"))?;
+    let server = server_or_default(server);
+    let borrowed = crate::wait(py, OnSignal::Abandon, async move {
+        let options = options_for(&server, home).await?;
+        coditect_license::seat::borrow(&options, period).await
+    })?;
+    let borrowed = borrowed.map_err(|e| to_py(py, e))?;
+    Ok(borrowed.until.to_rfc3339())
+}
+
+/// Returns this machine's seat (borrowed or not); whether there was one to return.
+#[pyfunction]
+#[pyo3(signature = (server = None, home = None))]
+pub(crate) fn return_seat(
+    py: Python<'_>,
+    server: Option<String>,
+    home: Option<String>,
+) -> PyResult<bool> {
+    let server = server_or_default(server);
+    let returned = crate::wait(py, OnSignal::Abandon, async move {
+        let options = options_for(&server, home).await?;
+        coditect_license::seat::give_back(&options).await
+    })?;
+    Ok(returned.map_err(|e| to_py(py, e))?.is_some())
+}
+
+/// Calls the program's `on_queued(place)` (from the SDK's thread, with the GIL); what it raises
+/// is printed, as an exception in a thread's target would be, and the wait goes on.
+fn tell_place(callback: &Py<PyAny>, queued: &QueuedResponse) {
+    Python::attach(|py| {
+        let place = serde_json::to_value(queued).unwrap_or_default();
+        let called = json_to_py(py, &place).and_then(|place| callback.call1(py, (place,)));
+        if let Err(error) = called {
+            error.print(py);
+        }
+    });
+}
 
 /// A held seat.
 #[pyclass(name = "Seat", module = "coditect_license._native", frozen)]
@@ -34,39 +110,55 @@ impl PySeat {
     /// `server` defaults to `CODITECT_LICENSE_URL`, then `http://127.0.0.1:8080`; `home` to
     /// `CODITECT_LICENSE_HOME`, then the OS config dir (where the CLI keeps its sign-in);
     /// `patience` (seconds) is how long an unreachable service is retried before the seat starts
-    /// offline on this machine's unexpired lease, or `ServiceUnreachable` is raised.
+    /// offline on this machine's unexpired lease, or `ServiceUnreachable` is raised. `wait`: when
+    /// every seat is held, wait in the license's queue this many seconds (a negative number: as
+    /// long as it takes), calling `on_queued(place)` with each new place (a dict: `ticket`,
+    /// `position`, `queue_length`, `estimated_wait_seconds`); `None` raises `SeatsExhausted` at
+    /// once.
     #[staticmethod]
-    #[pyo3(signature = (server = None, home = None, patience = None))]
+    #[pyo3(signature = (server = None, home = None, patience = None, wait = None, on_queued = None))]
     fn acquire(
         py: Python<'_>,
         server: Option<String>,
         home: Option<String>,
         patience: Option<f64>,
+        wait: Option<f64>,
+        on_queued: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
-        let server = server
-            .or_else(|| std::env::var("CODITECT_LICENSE_URL").ok())
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+        let server = server_or_default(server);
         let patience = patience
             .map(|p| Duration::try_from_secs_f64(p.max(0.0)))
             .transpose()
             .map_err(|e| LicenseError::new_err(format!("patience: {e}")))?;
+        let waiting = match wait {
+            None => None,
+            Some(seconds) if seconds < 0.0 => Some(None),
+            Some(seconds) => Some(Some(
+                Duration::try_from_secs_f64(seconds)
+                    .map_err(|e| LicenseError::new_err(format!("wait: {e}")))?,
+            )),
+        };
         let url = server.clone();
-        let acquired = crate::wait(py, async move {
-            let client = LicenseClient::new(&url)?;
-            let home = match home {
-                Some(root) => Home::at(root),
-                None => Home::locate()?,
-            };
-            let files = home.server(&url);
-            let sign_in = StoredSignIn::load(&files, &client).await?;
-            let mut options = SeatOptions::new(client, files, Arc::new(sign_in))?;
+        let work = async move {
+            let mut options = options_for(&url, home).await?;
             if let Some(patience) = patience {
                 options.patience = patience;
             }
-            options.client_version = format!("python-{}", env!("CARGO_PKG_VERSION"));
+            if let Some(timeout) = waiting {
+                options.wait = Some(WaitOptions::new(timeout, move |queued| {
+                    if let Some(callback) = &on_queued {
+                        tell_place(callback, queued);
+                    }
+                }));
+            }
             Seat::acquire(options).await
-        })?;
+        };
+        let on_signal = if wait.is_some() {
+            OnSignal::Abort
+        } else {
+            OnSignal::Abandon
+        };
+        let acquired = crate::wait(py, on_signal, work)?;
         let seat = acquired.map_err(|e: ClientError| to_py(py, e))?;
         let events = Arc::new(tokio::sync::Mutex::new(seat.events()));
         Ok(Self {
@@ -150,7 +242,7 @@ impl PySeat {
         let bound = Duration::try_from_secs_f64(timeout.max(0.0))
             .map_err(|e| LicenseError::new_err(format!("timeout: {e}")))?;
         let events = self.events.clone();
-        crate::wait(py, async move {
+        crate::wait(py, OnSignal::Abandon, async move {
             let mut events = events.lock().await;
             loop {
                 match tokio::time::timeout(bound, events.recv()).await {
@@ -164,7 +256,9 @@ impl PySeat {
 
     /// Gives the seat back (bounded: a few seconds at most) and answers how: `"released"`,
     /// `"left_to_others"` (other programs of this machine still hold it), `"already_lost"`, or
-    /// `"unconfirmed"` (the service did not answer; the seat frees by its TTL). Idempotent.
+    /// `"unconfirmed"` (the service did not answer; the seat frees by its TTL), or `"borrowed"`
+    /// (the machine borrowed the seat: it stays held until returned or its borrow ends).
+    /// Idempotent.
     fn release(&self, py: Python<'_>) -> PyResult<&'static str> {
         let seat = self.seat.lock().unwrap_or_else(|e| e.into_inner()).take();
         let Some(seat) = seat else {
@@ -176,6 +270,7 @@ impl PySeat {
             ReleaseOutcome::LeftToOthers(_) => "left_to_others",
             ReleaseOutcome::AlreadyLost => "already_lost",
             ReleaseOutcome::Unconfirmed => "unconfirmed",
+            ReleaseOutcome::Borrowed { .. } => "borrowed",
         })
     }
 

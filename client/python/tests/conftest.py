@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -24,6 +25,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 TARGET = Path(os.environ.get("CODITECT_TARGET_DIR", REPO / "target")) / "debug"
 SEAT_TTL_SECONDS = 6
+
+# The tests press Ctrl-C (SIGINT) on the Python programs they start, as a person at a terminal
+# does. A suite started in the background by a shell without job control (`… &` in a script) has
+# SIGINT ignored, which a child inherits across exec, and Python then installs no handler of its
+# own: the Ctrl-C would do nothing. A handler here is reset to the default across exec, so every
+# program these tests start gets Ctrl-C as a terminal gives it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def binary(name: str) -> Path:

@@ -30,6 +30,8 @@ pub(super) struct Holding {
     grant: u64,
     /// When the current lease was issued (its `iat`): refresh once half its grace has passed.
     lease_issued_at: DateTime<Utc>,
+    /// When the seat's borrow ends, if the current lease says it is borrowed (its `bor`).
+    borrowed_until: Option<DateTime<Utc>>,
     interval: Duration,
     seat_expires_at: DateTime<Utc>,
     grace: Grace,
@@ -74,6 +76,7 @@ impl Holding {
             lease: first.lease.clone(),
             grant: first.grant.claims.grant,
             lease_issued_at: unix(first.grant.claims.iat),
+            borrowed_until: first.grant.claims.bor.map(unix),
             interval: first.interval,
             seat_expires_at: first.seat_expires_at,
             grace: first.grace,
@@ -168,13 +171,14 @@ impl Holding {
     /// A fresh lease through acquire (the same session comes back), or a new seat when the
     /// service lost the old one.
     async fn refresh(&mut self) -> Flow {
-        match grant(&self.options, &self.keys, &mut self.trusted).await {
+        match grant(&self.options, &self.keys, &mut self.trusted, None).await {
             Ok(first) => {
                 let reacquired = first.grant.session_id != self.session_id;
                 self.session_id.clone_from(&first.grant.session_id);
                 self.lease = first.lease;
                 self.grant = first.grant.claims.grant;
                 self.lease_issued_at = unix(first.grant.claims.iat);
+                self.borrowed_until = first.grant.claims.bor.map(unix);
                 self.interval = first.interval;
                 self.seat_expires_at = first.seat_expires_at;
                 self.license = first.grant.license;
@@ -257,7 +261,20 @@ impl Holding {
 
     async fn release(self) -> ReleaseOutcome {
         let others = self.state.other_holders(Some(&self.holder)).unwrap_or(0);
-        let outcome = if others > 0 {
+        // A borrowed seat stays held when its programs exit (the service would keep it anyway):
+        // the seat file keeps its lease, which the next program runs on, offline if need be.
+        let borrowed = self
+            .state
+            .read()
+            .ok()
+            .and_then(|file| file.seat)
+            .filter(|seat| seat.session_id == self.session_id)
+            .and_then(|seat| seat.borrowed_until)
+            .or(self.borrowed_until)
+            .filter(|&until| until > self.now());
+        let outcome = if let Some(until) = borrowed {
+            ReleaseOutcome::Borrowed { until }
+        } else if others > 0 {
             ReleaseOutcome::LeftToOthers(others)
         } else {
             // Another process of this machine may have re-acquired since this one did (and left
@@ -323,6 +340,7 @@ impl Holding {
             license: self.license.clone(),
             acquired_at: self.acquired_at,
             offline_since: self.grace.offline_since(),
+            borrowed_until: self.borrowed_until,
         };
         self.state.update(|file| {
             if trusted > file.trusted_time {
@@ -337,6 +355,7 @@ impl Holding {
                         grant: seat.grant,
                         grace_ends_at: seat.grace_ends_at,
                         acquired_at: seat.acquired_at,
+                        borrowed_until: seat.borrowed_until,
                         ..mine
                     }
                 }

@@ -16,16 +16,26 @@
 //! for [`SeatOptions::patience`]; if the service stays out of reach and this machine holds an
 //! unexpired verified lease from an earlier run, the seat starts offline on it.
 //!
+//! With [`SeatOptions::wait`], acquire waits in the license's fair queue when no seat is free: it
+//! long-polls the service (one request per [`MAX_WAIT_SECONDS`]), reports each place in the queue
+//! to [`WaitOptions::on_queued`], and claims the seat the moment its ticket reaches one. Given up
+//! (the future dropped, as on Ctrl-C) it leaves the queue at once; [`finish_leaving`] waits for
+//! that before a process exits.
+//!
 //! Several processes of one user on one machine share the seat (the service answers them the same
 //! session); only the last one to stop releases it ([`crate::state`]).
 
+mod borrowing;
 mod holding;
+mod queue;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use shared::api::{AcquireRequest, LicenseSummary, ProblemDetails};
+use shared::api::{
+    AcquireRequest, LicenseSummary, MAX_WAIT_SECONDS, ProblemDetails, QueuedResponse,
+};
 use shared::leases::{LeaseClaims, fingerprint_hash};
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -34,12 +44,15 @@ use crate::backoff::Backoff;
 use crate::clock::{Clock, SystemClock, TrustedTime};
 use crate::grace::Grace;
 use crate::home::ServerDir;
-use crate::http::{ClientError, LicenseClient};
+use crate::http::{AcquireAnswer, ClientError, LicenseClient};
 use crate::keys::PinnedKeys;
 use crate::state::{SeatState, StoredSeat};
 use crate::token::IdTokens;
 
+pub use borrowing::{Borrowed, borrow, give_back};
 use holding::Holding;
+use queue::QueuePlace;
+pub use queue::finish_leaving;
 
 /// How a seat is acquired and kept.
 #[derive(Clone)]
@@ -67,6 +80,30 @@ pub struct SeatOptions {
     pub retry_cap: Duration,
     /// The longest release may take on shutdown.
     pub release_bound: Duration,
+    /// Wait in the queue when every seat is held (`None`: a full pool is refused at once).
+    pub wait: Option<WaitOptions>,
+}
+
+/// How acquire waits in the queue.
+#[derive(Clone)]
+pub struct WaitOptions {
+    /// Give up (and leave the queue) after waiting this long; `None`: as long as it takes.
+    pub timeout: Option<Duration>,
+    /// Told each place in the queue the service answers (from the acquiring task).
+    pub on_queued: Arc<dyn Fn(&QueuedResponse) + Send + Sync>,
+}
+
+impl WaitOptions {
+    /// Waits up to `timeout`, telling `on_queued` each place.
+    pub fn new(
+        timeout: Option<Duration>,
+        on_queued: impl Fn(&QueuedResponse) + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            timeout,
+            on_queued: Arc::new(on_queued),
+        }
+    }
 }
 
 impl std::fmt::Debug for SeatOptions {
@@ -100,6 +137,7 @@ impl SeatOptions {
             retry_base: Duration::from_secs(1),
             retry_cap: Duration::from_secs(60),
             release_bound: Duration::from_secs(5),
+            wait: None,
         })
     }
 }
@@ -202,6 +240,11 @@ pub enum ReleaseOutcome {
     AlreadyLost,
     /// The service could not be reached within the bound: the seat frees by its TTL.
     Unconfirmed,
+    /// The seat is borrowed for offline use: it stays held until `until` (or a return).
+    Borrowed {
+        /// When the borrow ends.
+        until: DateTime<Utc>,
+    },
 }
 
 /// A held seat. Dropping it releases it in the background; [`Seat::release`] waits (bounded).
@@ -227,6 +270,8 @@ pub struct Grant {
     pub renewed: bool,
     /// Whether the seat started on offline grace, the service out of reach.
     pub started_offline: bool,
+    /// How long this machine waited in the queue for the seat, when the queue gave it.
+    pub waited: Option<Duration>,
 }
 
 impl Seat {
@@ -240,13 +285,69 @@ impl Seat {
         let holder = state.join()?;
         let mut backoff = Backoff::new(options.retry_base, options.retry_cap);
         let started = clock.monotonic();
+        // A borrowed seat is for working offline: with the service out of reach, run on its
+        // lease at once rather than after the patience.
+        let borrowed = stored
+            .seat
+            .as_ref()
+            .is_some_and(|seat| seat.borrowed_at(trusted.now(&*clock)));
+        // Patience counts from the last answer: a machine waiting in the queue for an hour still
+        // gets the whole patience when the service then stops answering.
+        let mut started = started;
+        let queued_since = clock.monotonic();
+        let mut place = QueuePlace::new(&options);
         let first = loop {
-            match grant(&options, &keys, &mut trusted).await {
-                Ok(first) => break first,
+            let wait_seconds = match (&options.wait, place.ticket.is_some()) {
+                (None, _) => None,
+                // The first ask joins and answers at once: from then on the ticket is known,
+                // so giving up (Ctrl-C) can leave the queue even in the middle of a long poll.
+                (Some(_), false) => Some(0),
+                (Some(wait), true) => {
+                    let left = wait.timeout.map(|timeout| {
+                        timeout.saturating_sub(clock.monotonic().saturating_sub(queued_since))
+                    });
+                    Some(left.map_or(MAX_WAIT_SECONDS, |left| {
+                        left.as_secs().min(MAX_WAIT_SECONDS)
+                    }))
+                }
+            };
+            let asked = clock.monotonic();
+            match ask(&options, &keys, &mut trusted, None, wait_seconds).await {
+                Ok(Answer::Granted(first)) => {
+                    place.claimed();
+                    break *first;
+                }
+                Ok(Answer::Queued(queued)) => {
+                    started = clock.monotonic();
+                    backoff = Backoff::new(options.retry_base, options.retry_cap);
+                    place.ticket = Some(queued.ticket.clone());
+                    if let Some(wait) = &options.wait {
+                        (wait.on_queued)(&queued);
+                        if wait.timeout.is_some_and(|timeout| {
+                            clock.monotonic().saturating_sub(queued_since) >= timeout
+                        }) {
+                            place.leave_now().await;
+                            return Err(ClientError::WaitedOut {
+                                waited: clock.monotonic().saturating_sub(queued_since),
+                                last: queued,
+                            });
+                        }
+                    }
+                    // The service holds each poll up to `wait_seconds`; one that came back at
+                    // once (a short timeout left) is not repeated in a tight loop.
+                    if wait_seconds.is_some_and(|s| s > 0)
+                        && clock.monotonic().saturating_sub(asked) < Duration::from_secs(1)
+                    {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    continue;
+                }
                 Err(error) if error.is_transient() => {
                     let waited = clock.monotonic().saturating_sub(started);
                     let wait = backoff.next_delay(error.retry_after());
-                    if waited + wait <= options.patience {
+                    if !(borrowed && error.allows_offline_grace())
+                        && waited + wait <= options.patience
+                    {
                         tokio::time::sleep(wait).await;
                         continue;
                     }
@@ -331,39 +432,69 @@ struct First {
     grace: Grace,
 }
 
+/// What one acquire answered.
+enum Answer {
+    Granted(Box<First>),
+    Queued(Box<QueuedResponse>),
+}
+
 /// One acquire: a token, the call, the lease verified against the pinned keys and checked to be
-/// this session's and this machine's.
+/// this session's and this machine's. Never queued.
 async fn grant(
     options: &SeatOptions,
     keys: &PinnedKeys,
     trusted: &mut TrustedTime,
+    borrow: Option<Duration>,
 ) -> Result<First, ClientError> {
+    match ask(options, keys, trusted, borrow, None).await? {
+        Answer::Granted(first) => Ok(*first),
+        Answer::Queued(_) => Err(ClientError::Protocol(
+            "the service queued an acquire that did not ask to wait".into(),
+        )),
+    }
+}
+
+/// One acquire that may wait in the queue up to `wait_seconds`.
+async fn ask(
+    options: &SeatOptions,
+    keys: &PinnedKeys,
+    trusted: &mut TrustedTime,
+    borrow: Option<Duration>,
+    wait_seconds: Option<u64>,
+) -> Result<Answer, ClientError> {
     let token = options.tokens.id_token().await?;
     let request = AcquireRequest {
         fingerprint: options.fingerprint.clone(),
         hostname: options.hostname.clone(),
         client_version: Some(options.client_version.clone()),
+        borrow_seconds: borrow.map(|period| period.as_secs().max(1)),
+        wait_seconds,
     };
-    let answer = options.client.acquire(&token, &request).await?;
+    let answer = match options.client.acquire_or_wait(&token, &request).await? {
+        AcquireAnswer::Granted(answer) => answer,
+        AcquireAnswer::Queued(queued) => return Ok(Answer::Queued(queued)),
+    };
     let claims = checked_claims(options, keys, &answer.lease, Some(&answer.session_id)).await?;
     if let Some(date) = options.client.last_server_date() {
         trusted.observe(date, &*options.clock);
     }
     trusted.observe(unix(claims.iat), &*options.clock);
     let grace_ends_at = unix(claims.exp);
-    Ok(First {
+    let answer = *answer;
+    Ok(Answer::Granted(Box::new(First {
         grant: Grant {
             session_id: answer.session_id,
             license: answer.license,
             claims,
             renewed: answer.renewed,
             started_offline: false,
+            waited: answer.waited_seconds.map(Duration::from_secs),
         },
         lease: answer.lease,
         interval: Duration::from_secs(answer.heartbeat_interval_seconds.max(1)),
         seat_expires_at: answer.expires_at,
         grace: Grace::online(grace_ends_at),
-    })
+    })))
 }
 
 /// The claims of `lease` once it verifies and belongs to this machine (and `session_id`).
@@ -413,6 +544,7 @@ async fn stored_lease(
             claims: claims.clone(),
             renewed: true,
             started_offline: true,
+            waited: None,
         },
         lease: stored.lease.clone(),
         interval: Duration::from_secs(claims.hbi.max(1)),

@@ -164,10 +164,11 @@ mod tests {
     fn a_refresh_replaces_the_tokens_and_the_expiry_but_not_who() {
         let now = Utc::now();
         let mut stored = credentials(now);
+        // A grant naming someone else: who signed in comes from the sign-in, never a refresh.
         stored.refreshed(
             TokenGrant {
-                uid: "ana".into(),
-                email: None,
+                uid: "bob".into(),
+                email: Some("bob@acme.test".into()),
                 id_token: "new-id".into(),
                 refresh_token: "new-refresh".into(),
                 expires_in: Duration::from_secs(3600),
@@ -176,6 +177,8 @@ mod tests {
         );
         assert_eq!(stored.id_token, "new-id");
         assert_eq!(stored.refresh_token.as_deref(), Some("new-refresh"));
+        assert_eq!(stored.id_token_expires_at, now + chrono::Duration::hours(1));
+        assert_eq!(stored.uid, "ana");
         assert_eq!(stored.email.as_deref(), Some("ana@acme.test"));
         assert!(!stored.needs_refresh(now));
     }

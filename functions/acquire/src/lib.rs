@@ -6,6 +6,12 @@
 //! returns the caller's existing one for this machine, or answers that the pool is full. A granted
 //! seat comes with a signed lease.
 //!
+//! With `wait_seconds`, a caller that finds no seat free for it waits in the license's fair queue
+//! (see `shared::seats`): the request asks the seat store again every [`CHECK_EVERY`] for up to
+//! that long (at most [`MAX_WAIT_SECONDS`]), answering 200 with the seat as soon as its ticket
+//! claims one, or 202 with its place ([`QueuedResponse`]). The request's time limit is moved on by
+//! the wait. `POST /api/v1/licenses/leave` takes a ticket out of the queue.
+//!
 //! The same step checks the rate limits (`ACQUIRE_RATE_PER_MACHINE`, `ACQUIRE_RATE_PER_SEAT`): a
 //! limited call answers 429 `rate_limited` with `Retry-After`, takes no seat, counts as no denial
 //! and signs nothing.
@@ -14,14 +20,19 @@ mod license_cache;
 mod request;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
-use shared::api::{AcquireResponse, LicenseSummary, ProblemCode, SeatHolder};
+use shared::api::{
+    AcquireResponse, LeaveRequest, LeaveResponse, LicenseSummary, MAX_WAIT_SECONDS, ProblemCode,
+    QueuedResponse, SeatHolder,
+};
 use shared::backends::Backends;
 use shared::config::Config;
 use shared::domain::{License, LicenseStatus, NewAuditEvent, User};
@@ -30,10 +41,11 @@ use shared::identity::IdTokenVerifier;
 use shared::leases::signing::LeaseSigner;
 use shared::leases::{LeaseClaims, fingerprint_hash};
 use shared::seats::{
-    Acquired, LimitScope, Limited, SeatRequest, SeatStore, SessionData, new_session_id,
+    AcquireLimits, Acquired, LimitScope, Limited, SeatRequest, SeatStore, SessionData, Ticket,
+    new_session_id,
 };
 use shared::serving::auth::BearerToken;
-use shared::serving::{Json, Readiness, service_router};
+use shared::serving::{Json, Readiness, TimeLimit, service_router};
 use shared::store::Store;
 
 pub use license_cache::LicenseCache;
@@ -75,6 +87,7 @@ impl AcquireState {
 pub fn routes(state: AcquireState) -> Router {
     Router::new()
         .route("/api/v1/licenses/acquire", post(acquire))
+        .route("/api/v1/licenses/leave", post(leave))
         .with_state(state)
 }
 
@@ -87,11 +100,16 @@ pub fn router(state: AcquireState) -> Router {
     service_router(routes(state), readiness, &config)
 }
 
+/// How often a waiting acquire asks the seat store again: a seat that frees reaches the head of
+/// the queue within this (plus a round trip), and a waiter costs two store calls a second.
+pub const CHECK_EVERY: Duration = Duration::from_millis(500);
+
 async fn acquire(
     State(state): State<AcquireState>,
+    limit: Option<Extension<TimeLimit>>,
     BearerToken(token): BearerToken,
     Json(body): Json<AcquireRequest>,
-) -> ApiResult<Json<AcquireResponse>> {
+) -> ApiResult<Response> {
     let caller = state.identity.verify(&token).await?;
     let body = request::validated(body)?;
     let (user, license) = state
@@ -103,7 +121,21 @@ async fn acquire(
         audit_refusal(&state, &user, &license, &refusal, &body.hostname).await;
         return Err(refusal.into());
     }
-    let request = SeatRequest {
+    let policy = license.policy();
+    let borrow = match borrow_refusal(body.borrow_seconds, &policy) {
+        Ok(borrow) => borrow,
+        Err(refusal) => {
+            audit_refusal(&state, &user, &license, &refusal, &body.hostname).await;
+            return Err((*refusal).into());
+        }
+    };
+    let wait = body
+        .wait_seconds
+        .map(|seconds| Duration::from_secs(seconds.min(MAX_WAIT_SECONDS)));
+    if let (Some(wait), Some(Extension(limit))) = (wait, &limit) {
+        limit.extend(wait);
+    }
+    let mut request = SeatRequest {
         license_id: license.id,
         max_seats: license.seats(),
         ttl: state.config.seat_ttl,
@@ -115,23 +147,53 @@ async fn acquire(
             body.client_version.clone(),
         ),
         limits: state.config.rate_limits.acquire(license.seats()),
+        per_user: policy.max_seats_per_user,
+        borrow,
+        wait: wait.map(|_| state.config.queue_ticket_ttl),
+        ticket: None,
     };
-    match state.seats.acquire(&request, &new_session_id()).await? {
+    let started = tokio::time::Instant::now();
+    let outcome = loop {
+        let outcome = state.seats.acquire(&request, &new_session_id()).await?;
+        match (&outcome, wait) {
+            (Acquired::Queued(place), Some(wait)) if started.elapsed() + CHECK_EVERY < wait => {
+                // One request is one call against the limits, however often it looks; and it
+                // looks only for this ticket: once it is gone (the client left), nothing joins
+                // or takes a seat on its behalf.
+                request.limits = AcquireLimits {
+                    per_machine: None,
+                    per_license: None,
+                };
+                request.ticket = Some(place.ticket.clone());
+                tokio::time::sleep(CHECK_EVERY).await;
+            }
+            _ => break outcome,
+        }
+    };
+    let now = Utc::now();
+    match outcome {
         Acquired::Granted {
             session_id,
             expires_at_ms,
             in_use,
             renewed,
             grant,
+            borrowed_until_ms,
+            waited_ms,
         } => {
+            let borrowed_until = borrowed_until_ms.map(from_ms);
             let seat = Seat {
                 session_id: &session_id,
                 grant,
                 fingerprint: &body.fingerprint,
+                borrowed_until,
             };
             let lease = sign_lease(&state, &user, &license, &seat, now).await?;
             let expires_at = from_ms(expires_at_ms);
-            tracing::info!(license = %license.id, session = %session_id, renewed, in_use, "seat granted");
+            tracing::info!(
+                license = %license.id, session = %session_id, renewed, in_use,
+                borrowed = borrowed_until.is_some(), waited_ms, "seat granted"
+            );
             Ok(Json(AcquireResponse {
                 session_id,
                 lease,
@@ -139,6 +201,8 @@ async fn acquire(
                 expires_at,
                 expires_in: seconds_until(expires_at, now),
                 renewed,
+                borrowed_until,
+                waited_seconds: waited_ms.map(|ms| (ms.max(0) as u64).div_ceil(1000)),
                 license: LicenseSummary {
                     id: license.id,
                     tier: license.tier,
@@ -147,14 +211,138 @@ async fn acquire(
                     features: license.features.0.clone(),
                     expires_at: license.expires_at,
                 },
-            }))
+            })
+            .into_response())
         }
+        Acquired::Queued(ticket) => Ok(queued(&license, &ticket, now).into_response()),
+        Acquired::TicketGone => Err(Problem::new(
+            StatusCode::CONFLICT,
+            ProblemCode::SeatsExhausted,
+            "This machine's place in the queue was given up while it waited (it left, or another \
+             program of this machine took the seat); ask again to join the queue.",
+        )
+        .into()),
         Acquired::Full {
             in_use,
             next_expiry_ms,
-        } => Err(seats_exhausted(&state, &user, &license, in_use, next_expiry_ms, now).await),
+            queued,
+        } => {
+            Err(seats_exhausted(&state, &user, &license, in_use, queued, next_expiry_ms, now).await)
+        }
+        Acquired::UserFull { held } => {
+            let refusal = user_seat_limit(&state, &user, &license, held).await;
+            audit_refusal(&state, &user, &license, &refusal, &body.hostname).await;
+            Err(refusal.into())
+        }
         Acquired::Limited(limited) => Err(rate_limited(&state.config, &license, &limited)),
     }
+}
+
+/// The 202 of a waiting caller: its place, the estimate, and when to ask again by.
+fn queued(license: &License, ticket: &Ticket, now: DateTime<Utc>) -> impl IntoResponse {
+    tracing::info!(
+        license = %license.id, position = ticket.position, queued = ticket.queued, "waiting for a seat"
+    );
+    let poll_before = from_ms(ticket.deadline_ms);
+    (
+        StatusCode::ACCEPTED,
+        Json(QueuedResponse {
+            ticket: ticket.ticket.clone(),
+            position: ticket.position,
+            queue_length: ticket.queued,
+            estimated_wait_seconds: ticket
+                .estimated_wait_ms
+                .map(|ms| (ms.max(0) as u64).div_ceil(1000)),
+            poll_before: poll_before.max(now),
+            max_seats: license.seats(),
+            seats_in_use: ticket.in_use,
+        }),
+    )
+}
+
+/// `POST /api/v1/licenses/leave`: the caller's machine leaves the queue.
+async fn leave(
+    State(state): State<AcquireState>,
+    BearerToken(token): BearerToken,
+    Json(body): Json<LeaveRequest>,
+) -> ApiResult<Json<LeaveResponse>> {
+    let caller = state.identity.verify(&token).await?;
+    let body = request::leave_validated(body)?;
+    let (user, license) = state
+        .licenses
+        .lookup(state.store.as_ref(), &caller.uid)
+        .await?;
+    let holder = SessionData::new(user.tenant_id, user.id, &body.fingerprint, "", None).holder;
+    let left = state.seats.leave(license.id, &body.ticket, &holder).await?;
+    tracing::info!(license = %license.id, left, "left the queue");
+    Ok(Json(LeaveResponse { left }))
+}
+
+/// How long to borrow the seat for, or the `borrow_not_allowed` refusal: the license's policy
+/// allows no borrowing, or less than asked.
+fn borrow_refusal(
+    seconds: Option<u64>,
+    policy: &shared::api::SeatPolicy,
+) -> Result<Option<Duration>, Box<Problem>> {
+    let Some(seconds) = seconds else {
+        return Ok(None);
+    };
+    let refused = |detail: String| {
+        Box::new(Problem::new(
+            StatusCode::FORBIDDEN,
+            ProblemCode::BorrowNotAllowed,
+            detail,
+        ))
+    };
+    match policy.max_borrow_seconds {
+        None => Err(refused(
+            "Your organisation's license does not allow borrowing seats for offline use; an \
+             owner can allow it (license policy)."
+                .into(),
+        )),
+        Some(max) if seconds > max => Err(refused(format!(
+            "Your organisation's license lets you borrow a seat for up to {}; ask for that long \
+             or less.",
+            shared::api::duration_words(max)
+        ))),
+        Some(_) => Ok(Some(Duration::from_secs(seconds))),
+    }
+}
+
+/// The 409 of a user at the license's per-user cap: which machines hold their seats, so they can
+/// close one.
+async fn user_seat_limit(
+    state: &AcquireState,
+    user: &User,
+    license: &License,
+    held: u32,
+) -> Problem {
+    let own = match holders(state, license).await {
+        Ok(all) => all.into_iter().filter(|h| h.user_id == user.id).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list the user's seats for a denial");
+            Vec::new()
+        }
+    };
+    let machines: Vec<&str> = own
+        .iter()
+        .map(|h: &SeatHolder| h.hostname.as_str())
+        .collect();
+    let on = if machines.is_empty() {
+        String::new()
+    } else {
+        format!(" (on {})", machines.join(", "))
+    };
+    Problem::new(
+        StatusCode::CONFLICT,
+        ProblemCode::UserSeatLimit,
+        format!(
+            "You already hold {held} of your organisation's seats{on}, the most one person may \
+             hold at once; close the CLI on one of those machines (or `coditect-license return` \
+             a borrowed seat there), or ask an owner to raise the limit."
+        ),
+    )
+    .with(|body| body.holders = Some(own))
 }
 
 /// The 429 of a limited acquire, saying which limit and what to do.
@@ -219,6 +407,8 @@ struct Seat<'a> {
     /// Which grant of the session (see [`LeaseClaims::grant`]).
     grant: u64,
     fingerprint: &'a str,
+    /// When the seat's borrow ends, if it is borrowed: the lease is valid until then.
+    borrowed_until: Option<DateTime<Utc>>,
 }
 
 async fn sign_lease(
@@ -239,9 +429,13 @@ async fn sign_lease(
         sid: seat.session_id.to_owned(),
         fph: fingerprint_hash(seat.fingerprint),
         iat: now.timestamp(),
-        exp: (now + config.offline_grace).timestamp(),
+        // A borrowed seat's lease lasts the borrow (the program runs on it offline).
+        exp: (now + config.offline_grace)
+            .max(seat.borrowed_until.unwrap_or(now))
+            .timestamp(),
         hbi: config.heartbeat_interval.as_secs(),
         grant: seat.grant,
+        bor: seat.borrowed_until.map(|at| at.timestamp()),
     };
     // A signer that fails (KMS down, a corrupted response) is a 503: the client retries, and the
     // seat just granted comes back to it as its own, not as a second one.
@@ -259,19 +453,25 @@ async fn seats_exhausted(
     user: &User,
     license: &License,
     in_use: u32,
+    queued: u32,
     next_expiry_ms: i64,
     now: DateTime<Utc>,
 ) -> ApiError {
     let next_free = from_ms(next_expiry_ms);
     // Rounded up: a client that waits exactly Retry-After must find the seat free, not 0.9 s early.
     let wait = ((next_free - now).num_milliseconds().max(1) as u64).div_ceil(1000);
+    let waiting = match queued {
+        0 => String::new(),
+        1 => " and 1 machine is waiting in the queue for the next".into(),
+        n => format!(" and {n} machines are waiting in the queue for the next"),
+    };
     let mut problem = Problem::new(
         StatusCode::CONFLICT,
         ProblemCode::SeatsExhausted,
         format!(
-            "All {} seats of your organisation's license are in use. The next seat frees by {} \
-             unless its holder is still working; close the CLI on another machine or ask an owner \
-             for more seats.",
+            "All {} seats of your organisation's license are in use{waiting}. The next seat frees \
+             by {} unless its holder is still working; wait in the queue for one, close the CLI \
+             on another machine or ask an owner for more seats.",
             license.max_seats,
             next_free.to_rfc3339()
         ),
@@ -280,6 +480,7 @@ async fn seats_exhausted(
         body.max_seats = Some(license.seats());
         body.seats_in_use = Some(in_use);
         body.next_seat_frees_at = Some(next_free);
+        body.queue_length = (queued > 0).then_some(queued);
     })
     .retry_after(wait);
     if user.role.manages_members() {

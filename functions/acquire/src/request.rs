@@ -1,6 +1,6 @@
 //! Validation of the acquire request body ([`AcquireRequest`], defined in the wire contract).
 
-use shared::api::AcquireRequest;
+use shared::api::{AcquireRequest, LeaveRequest, MAX_WAIT_SECONDS};
 use shared::error::ApiError;
 use shared::identity::claim_text::is_hidden;
 
@@ -8,14 +8,7 @@ use shared::identity::claim_text::is_hidden;
 /// otherwise. A fingerprint is 16 to 128 hex digits, optionally after a version prefix (`v1:`);
 /// it is compared lower-cased.
 pub(crate) fn validated(mut request: AcquireRequest) -> Result<AcquireRequest, ApiError> {
-    request.fingerprint = request.fingerprint.trim().to_ascii_lowercase();
-    if !plausible_fingerprint(&request.fingerprint) {
-        return Err(ApiError::Validation(
-            "fingerprint must be 16 to 128 hexadecimal characters, optionally after a version \
-             prefix such as `v1:`"
-                .into(),
-        ));
-    }
+    request.fingerprint = normalized_fingerprint(&request.fingerprint)?;
     // Lengths count characters of the body as sent, as the OpenAPI document's `maxLength` does.
     let hostname_length = request.hostname.chars().count();
     request.hostname = request.hostname.trim().to_owned();
@@ -38,7 +31,49 @@ pub(crate) fn validated(mut request: AcquireRequest) -> Result<AcquireRequest, A
                 .into(),
         ));
     }
+    if request
+        .borrow_seconds
+        .is_some_and(|s| !(1..=shared::api::MAX_BORROW_SECONDS).contains(&s))
+    {
+        return Err(ApiError::Validation(
+            "borrow_seconds must be 1 to 2592000 (30 days)".into(),
+        ));
+    }
+    if request.wait_seconds.is_some_and(|s| s > MAX_WAIT_SECONDS) {
+        return Err(ApiError::Validation(format!(
+            "wait_seconds must be 0 to {MAX_WAIT_SECONDS}; ask again to keep waiting"
+        )));
+    }
     Ok(request)
+}
+
+/// The leave request with its fingerprint normalised as acquire's; a ticket is what acquire hands
+/// out (1 to 64 hex digits).
+pub(crate) fn leave_validated(mut request: LeaveRequest) -> Result<LeaveRequest, ApiError> {
+    request.fingerprint = normalized_fingerprint(&request.fingerprint)?;
+    request.ticket = request.ticket.trim().to_ascii_lowercase();
+    if request.ticket.is_empty()
+        || request.ticket.len() > 64
+        || !request.ticket.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Err(ApiError::Validation(
+            "ticket must be the ticket an acquire answered (hexadecimal)".into(),
+        ));
+    }
+    Ok(request)
+}
+
+/// The fingerprint trimmed and lower-cased, if it is one.
+fn normalized_fingerprint(fingerprint: &str) -> Result<String, ApiError> {
+    let fingerprint = fingerprint.trim().to_ascii_lowercase();
+    if !plausible_fingerprint(&fingerprint) {
+        return Err(ApiError::Validation(
+            "fingerprint must be 16 to 128 hexadecimal characters, optionally after a version \
+             prefix such as `v1:`"
+                .into(),
+        ));
+    }
+    Ok(fingerprint)
 }
 
 /// `[v<digit>:]<16..=128 hex>`.
@@ -66,6 +101,8 @@ mod tests {
             fingerprint: fingerprint.into(),
             hostname: hostname.into(),
             client_version: None,
+            borrow_seconds: None,
+            wait_seconds: None,
         }
     }
 

@@ -54,6 +54,21 @@ pub(crate) async fn manager_of(
     Ok(user)
 }
 
+/// The caller as an owner of `tenant_id`.
+pub(crate) async fn owner_of(
+    state: &AdminState,
+    headers: &HeaderMap,
+    tenant_id: Uuid,
+) -> Result<User, ApiError> {
+    let user = member_of(state, headers, tenant_id).await?;
+    if user.role != Role::Owner {
+        return Err(ApiError::Forbidden(
+            "Only an owner of your organisation can do this.".into(),
+        ));
+    }
+    Ok(user)
+}
+
 /// Whether `actor` may give or take `role`: only owners hand out or take away ownership.
 pub(crate) fn may_assign(actor: &User, role: Role) -> Result<(), ApiError> {
     if role == Role::Owner && actor.role != Role::Owner {

@@ -4,6 +4,8 @@
 //! - `/api/v1/tenants/{tenant_id}/members[/{user_id}]` ([`members`]);
 //! - `/api/v1/tenants/{tenant_id}/invitations[/{invitation_id}]` ([`invitations`]);
 //! - `/api/v1/tenants/{tenant_id}/license`, `…/sessions[/{session_id}]`, `…/audit` ([`license`]);
+//! - `GET /api/v1/tenants/{tenant_id}/usage`: the license's usage report, per hour or day, from
+//!   the audit trail ([`usage`]);
 //! - `POST /api/v1/tenants/{tenant_id}/billing/checkout` and `…/billing/portal`: Stripe Checkout
 //!   and the Billing Portal for owners and admins ([`billing`]);
 //! - `GET /api/v1/auth/config`: how a client signs in, without authentication ([`sign_in`]);
@@ -20,13 +22,14 @@ mod invitations;
 mod license;
 mod members;
 mod sign_in;
+mod usage;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use shared::backends::Backends;
 use shared::config::{Config, Database};
 use shared::identity::IdTokenVerifier;
@@ -84,12 +87,17 @@ pub fn routes(state: AdminState) -> Router {
             delete(invitations::revoke),
         )
         .route(&format!("{tenant}/license"), get(license::show))
+        .route(
+            &format!("{tenant}/license/policy"),
+            put(license::set_policy),
+        )
         .route(&format!("{tenant}/sessions"), get(license::sessions))
         .route(
             &format!("{tenant}/sessions/{{session_id}}"),
             delete(license::end_session),
         )
         .route(&format!("{tenant}/audit"), get(license::audit))
+        .route(&format!("{tenant}/usage"), get(usage::report))
         .route(
             &format!("{tenant}/billing/checkout"),
             post(billing::checkout),

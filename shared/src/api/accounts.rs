@@ -197,11 +197,54 @@ pub struct LicenseView {
     pub grace_until: Option<DateTime<Utc>>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// The seat policies the owners set.
+    pub policy: SeatPolicy,
+}
+
+/// The most a member may borrow a seat for, in seconds: 30 days.
+pub const MAX_BORROW_SECONDS: u64 = 30 * 24 * 3600;
+
+/// Seat policies of a license, set by its owners (`PUT …/license/policy`); each absent (`null`)
+/// when off, as it is by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeatPolicy {
+    /// Members may borrow a seat for offline use for up to this long (seconds, at most 2592000:
+    /// 30 days); a borrowed seat is held without heartbeats until it is returned or its borrow
+    /// ends. Absent: borrowing is off.
+    #[serde(default, deserialize_with = "super::whole::optional")]
+    #[schema(minimum = 1, maximum = 2592000)]
+    pub max_borrow_seconds: Option<u64>,
+    /// The most seats one member may hold at once on all their machines (1 to 10000). Absent:
+    /// no cap beyond the license's seats.
+    #[serde(default, deserialize_with = "super::whole::optional")]
+    #[schema(minimum = 1, maximum = 10000)]
+    pub max_seats_per_user: Option<u32>,
+}
+
+/// A borrow period as a person reads it: whole days when it is whole days, else hours, else
+/// minutes ("7 days", "36 hours", "1 minute").
+pub fn duration_words(seconds: u64) -> String {
+    let (count, unit) = match seconds {
+        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour"),
+        s => (s.div_ceil(60), "minute"),
+    };
+    format!("{count} {unit}{}", if count == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_borrow_period_reads_in_its_largest_whole_unit() {
+        assert_eq!(duration_words(7 * 86_400), "7 days");
+        assert_eq!(duration_words(86_400), "1 day");
+        assert_eq!(duration_words(36 * 3600), "36 hours");
+        assert_eq!(duration_words(5400), "90 minutes");
+        assert_eq!(duration_words(61), "2 minutes");
+    }
 
     fn assert_spelled_as_on_the_wire<T: Serialize + Copy>(
         all: &[T],

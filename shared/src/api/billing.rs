@@ -55,6 +55,7 @@ pub struct CheckoutRequest {
     /// A paid tier with a Stripe price configured (`STRIPE_CHECKOUT_PRICES`).
     pub tier: Tier,
     /// Seats to buy, 1 to 10 000: the subscription item's quantity.
+    #[serde(deserialize_with = "super::whole::required")]
     #[schema(minimum = 1, maximum = 10000)]
     pub seats: u32,
 }

@@ -14,8 +14,10 @@
 //! - [`seats`]: acquire, heartbeat and the license summary a grant carries.
 //! - [`accounts`]: registration, `me`, and the tenant, member and license views.
 //! - [`tenants`]: members, invitations, sessions and the audit trail of one tenant.
+//! - [`usage`]: the usage report of one tenant's license.
 //! - [`identity`]: `GET /api/v1/auth/config`, how a client signs in to this deployment.
 //! - [`service`]: health and readiness bodies.
+//! - [`whole`]: whole numbers in request bodies, `5.0` included.
 //! - [`openapi`] (server only): the OpenAPI 3.1 document.
 
 pub mod accounts;
@@ -27,18 +29,27 @@ pub mod problem;
 pub mod seats;
 pub mod service;
 pub mod tenants;
+pub mod usage;
+pub mod whole;
 
 pub use accounts::{
-    LicenseStatus, LicenseView, MeResponse, MemberView, RegisterRequest, RegisterResponse, Role,
-    TenantView, Tier,
+    LicenseStatus, LicenseView, MAX_BORROW_SECONDS, MeResponse, MemberView, RegisterRequest,
+    RegisterResponse, Role, SeatPolicy, TenantView, Tier, duration_words,
 };
 pub use billing::{BillingSessionResponse, CheckoutRequest, WebhookOutcome, WebhookResponse};
 pub use identity::{AuthConfigResponse, SignInProvider};
 pub use problem::{ProblemCode, ProblemDetails, SeatHolder};
-pub use seats::{AcquireRequest, AcquireResponse, HeartbeatResponse, LicenseSummary};
+pub use seats::{
+    AcquireRequest, AcquireResponse, HeartbeatResponse, LeaveRequest, LeaveResponse,
+    LicenseSummary, MAX_WAIT_SECONDS, QueuedResponse,
+};
 pub use service::{HealthResponse, HealthStatus};
 pub use tenants::{
     AuditEventView, AuditQuery, AuditResponse, InvitationRequest, InvitationResponse,
     InvitationView, InvitationsResponse, LicenseResponse, MemberResponse, MembersResponse,
-    RoleChange, SessionView, SessionsResponse,
+    QueueEntryView, RoleChange, SessionView, SessionsResponse,
+};
+pub use usage::{
+    DenialCover, PeriodError, UsageBucket, UsageBucketSize, UsageFigures, UsagePeriod, UsageQuery,
+    UsageResponse, UsageTime,
 };

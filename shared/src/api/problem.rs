@@ -26,6 +26,11 @@ pub enum ProblemCode {
     LicenseExpired,
     /// Every seat is held; `Retry-After` says when one may free (409).
     SeatsExhausted,
+    /// The caller already holds as many seats on their other machines as the license lets one
+    /// person hold (`policy.max_seats_per_user`); `holders` lists them (409).
+    UserSeatLimit,
+    /// The license does not allow borrowing, or not for that long (403).
+    BorrowNotAllowed,
     /// Heartbeat of a seat that expired or was released: acquire again (404).
     SessionNotFound,
     /// Too many calls from this machine, or from this license's machines without a seat: wait
@@ -50,6 +55,9 @@ pub enum ProblemCode {
     ValidationFailed,
     /// The body is not JSON (400).
     MalformedJson,
+    /// A report's period is empty, not yet begun, or longer than one report covers (400): the
+    /// detail says which; `GET …/usage` covers at most 400 days.
+    InvalidRange,
     /// The body is not `application/json` (415).
     UnsupportedMediaType,
     /// The body is larger than the service accepts (413).
@@ -78,6 +86,8 @@ impl ProblemCode {
             Self::LicenseCanceled => "license_canceled",
             Self::LicenseExpired => "license_expired",
             Self::SeatsExhausted => "seats_exhausted",
+            Self::UserSeatLimit => "user_seat_limit",
+            Self::BorrowNotAllowed => "borrow_not_allowed",
             Self::SessionNotFound => "session_not_found",
             Self::RateLimited => "rate_limited",
             Self::Forbidden => "forbidden",
@@ -88,6 +98,7 @@ impl ProblemCode {
             Self::Conflict => "conflict",
             Self::ValidationFailed => "validation_failed",
             Self::MalformedJson => "malformed_json",
+            Self::InvalidRange => "invalid_range",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge => "payload_too_large",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -143,7 +154,12 @@ pub struct ProblemDetails {
     /// `seats_exhausted`: when the soonest-expiring seat frees unless its holder heartbeats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_seat_frees_at: Option<DateTime<Utc>>,
-    /// `seats_exhausted`, for owners and admins: who holds the seats, on which machines.
+    /// `seats_exhausted`: machines waiting in the license's queue (the free seats, if any, are
+    /// theirs; `wait_seconds` joins the queue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_length: Option<u32>,
+    /// `seats_exhausted`, for owners and admins: who holds the seats, on which machines;
+    /// `user_seat_limit`: the caller's own seats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holders: Option<Vec<SeatHolder>>,
     /// `license_expired`: when the license ended.
@@ -167,6 +183,7 @@ impl ProblemDetails {
             max_seats: None,
             seats_in_use: None,
             next_seat_frees_at: None,
+            queue_length: None,
             holders: None,
             expired_at: None,
             failing: None,
@@ -201,6 +218,8 @@ mod tests {
             ProblemCode::LicenseCanceled,
             ProblemCode::LicenseExpired,
             ProblemCode::SeatsExhausted,
+            ProblemCode::UserSeatLimit,
+            ProblemCode::BorrowNotAllowed,
             ProblemCode::SessionNotFound,
             ProblemCode::RateLimited,
             ProblemCode::Forbidden,
@@ -211,6 +230,7 @@ mod tests {
             ProblemCode::Conflict,
             ProblemCode::ValidationFailed,
             ProblemCode::MalformedJson,
+            ProblemCode::InvalidRange,
             ProblemCode::UnsupportedMediaType,
             ProblemCode::PayloadTooLarge,
             ProblemCode::MethodNotAllowed,

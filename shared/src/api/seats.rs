@@ -1,5 +1,5 @@
-//! Acquire and heartbeat bodies, and the license summary a grant carries. Release has no body: it
-//! answers 204.
+//! Acquire and heartbeat bodies, the license summary a grant carries, and the queue a refused
+//! acquire may wait in. Release has no body: it answers 204.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,78 @@ pub struct AcquireRequest {
         pattern = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$"
     )]
     pub client_version: Option<String>,
+    /// Borrow the seat for offline use for this many seconds (at most the license's
+    /// `policy.max_borrow_seconds`): it is held without heartbeats until then, a program's exit
+    /// leaves it held, and `POST /api/v1/licenses/return` gives it back sooner. On the seat this
+    /// machine already holds, it sets the borrow's end afresh. Refused with `borrow_not_allowed`
+    /// when the license does not allow it or allows less.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::whole::optional"
+    )]
+    #[schema(minimum = 1, maximum = 2592000)]
+    pub borrow_seconds: Option<u64>,
+    /// Wait in the license's fair queue when no seat is free: this request waits up to this many
+    /// seconds (0 to 25) for a seat and answers 200 with it, or 202 with this machine's place in
+    /// the queue ([`QueuedResponse`]). Ask again (the same request) before `poll_before` to keep
+    /// the place; `POST /api/v1/licenses/leave` leaves the queue. Without it a full pool answers
+    /// 409 `seats_exhausted` at once.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::whole::optional"
+    )]
+    #[schema(minimum = 0, maximum = 25)]
+    pub wait_seconds: Option<u64>,
+}
+
+/// The longest one acquire waits for a seat (`wait_seconds`): a waiting client costs one request
+/// per this long.
+pub const MAX_WAIT_SECONDS: u64 = 25;
+
+/// No seat yet: this machine's place in the license's queue (202 of an acquire that waits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct QueuedResponse {
+    /// The ticket: one per machine (asking again from this machine keeps it), and what
+    /// `POST /api/v1/licenses/leave` takes.
+    pub ticket: String,
+    /// 1 for the head of the queue: the next seat that frees is reserved for it.
+    pub position: u32,
+    /// Machines waiting, this one included.
+    pub queue_length: u32,
+    /// About how long until a seat frees for this ticket, at the pace the license's seats freed
+    /// lately; absent until that pace is known (two seats freed within the last hour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_wait_seconds: Option<u64>,
+    /// Ask again before this, or the ticket leaves the queue.
+    pub poll_before: DateTime<Utc>,
+    /// The license's seats.
+    pub max_seats: u32,
+    /// Seats held now (below `max_seats` while a freed seat waits for the head to claim it).
+    pub seats_in_use: u32,
+}
+
+/// `POST /api/v1/licenses/leave`: this machine leaves the queue (a waiting CLI's Ctrl-C).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeaveRequest {
+    /// The machine's fingerprint, as in its acquire.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:[vV][0-9]:)?[0-9a-fA-F]{16,128}[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
+    pub fingerprint: String,
+    /// The ticket the acquire answered (hexadecimal).
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[0-9a-fA-F]+$")]
+    pub ticket: String,
+}
+
+/// What a leave did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LeaveResponse {
+    /// Whether the ticket was waiting and has left; `false` when it had already claimed a seat,
+    /// lapsed or left, or is not this machine's.
+    pub left: bool,
 }
 
 /// A granted seat (200 of acquire).
@@ -55,6 +127,13 @@ pub struct AcquireResponse {
     pub expires_in: u64,
     /// Whether this is the seat this user already held on this machine (a retried acquire).
     pub renewed: bool,
+    /// When the seat's borrow ends, if it is borrowed (by this request or an earlier one): the
+    /// lease is valid offline until then and needs no heartbeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub borrowed_until: Option<DateTime<Utc>>,
+    /// How long this machine waited in the queue for the seat, when its ticket claimed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited_seconds: Option<u64>,
     /// The license the seat belongs to.
     pub license: LicenseSummary,
 }

@@ -106,6 +106,24 @@ pub struct SessionsResponse {
     pub sessions: Vec<SessionView>,
     /// The license's seat count.
     pub max_seats: u32,
+    /// The machines waiting for a seat, first first.
+    #[serde(default)]
+    pub queue: Vec<QueueEntryView>,
+}
+
+/// A machine waiting in the license's queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct QueueEntryView {
+    /// Its ticket.
+    pub ticket: String,
+    /// 1 for the head of the queue.
+    pub position: u32,
+    /// The member waiting.
+    pub user_id: Uuid,
+    /// The machine's name.
+    pub hostname: String,
+    /// When it joined the queue.
+    pub joined_at: DateTime<Utc>,
 }
 
 /// A live seat session.
@@ -119,8 +137,12 @@ pub struct SessionView {
     pub hostname: String,
     /// The CLI's version, if it said.
     pub client_version: Option<String>,
-    /// When it frees unless its holder heartbeats.
+    /// When it frees unless its holder heartbeats; for a borrowed seat, when its borrow ends.
     pub expires_at: DateTime<Utc>,
+    /// When its borrow ends, if the seat is borrowed for offline use (held without heartbeats
+    /// until then unless returned; `DELETE …/sessions/{session_id}` ends it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub borrowed_until: Option<DateTime<Utc>>,
 }
 
 /// The query string of `GET …/audit`.

@@ -304,7 +304,10 @@ mod tests {
         else {
             panic!("a subscription change: {:?}", event.change);
         };
-        assert!(tenant_id.is_some());
+        assert_eq!(
+            tenant_id,
+            Some(Uuid::parse_str("0193a6f2-c1e0-7b5c-9d3e-4f5a6b7c8d9e").expect("a UUID"))
+        );
         assert_eq!(customer_id.as_deref(), Some("cus_1"));
         assert_eq!(
             terms,
@@ -387,10 +390,15 @@ mod tests {
         let failed = json!({"id": "evt_4", "type": "invoice.payment_failed", "created": 5,
             "data": {"object": {"id": "in_1", "customer": "cus_9"}}});
         let event = interpret(failed.to_string().as_bytes(), &config()).expect("an event");
-        assert!(matches!(
+        // The grace a failure starts ends the configured week after the event was created (5).
+        assert_eq!(
             event.change,
-            BillingChange::Invoice { paid: false, .. }
-        ));
+            BillingChange::Invoice {
+                customer_id: Some("cus_9".into()),
+                paid: false,
+                grace_until: DateTime::from_timestamp(5 + 7 * 86_400, 0).expect("in range"),
+            }
+        );
     }
 
     #[test]

@@ -162,6 +162,10 @@ pub struct Config {
     pub seat_ttl: Duration,
     /// How often clients are told to heartbeat (`HEARTBEAT_INTERVAL_SECONDS`, default 120).
     pub heartbeat_interval: Duration,
+    /// How long a ticket in the queue lives without its machine asking again
+    /// (`QUEUE_TICKET_SECONDS`, default 20): how long a seat stays reserved for a head of the queue
+    /// that vanished without leaving.
+    pub queue_ticket_ttl: Duration,
     /// How long a lease stays valid offline after it is issued (`OFFLINE_GRACE_SECONDS`).
     pub offline_grace: Duration,
     /// How long acquire may reuse a license it looked up (`LICENSE_CACHE_SECONDS`).
@@ -235,6 +239,15 @@ impl Config {
                 ),
             });
         }
+        let queue_ticket_ttl = vars.seconds("QUEUE_TICKET_SECONDS", 20)?;
+        if queue_ticket_ttl < Duration::from_secs(2) {
+            return Err(ConfigError::Malformed {
+                name: "QUEUE_TICKET_SECONDS",
+                value: queue_ticket_ttl.as_secs().to_string(),
+                reason: "must be at least 2, or a waiting client loses its place between two polls"
+                    .into(),
+            });
+        }
         let (lease_signing_key, lease_public_keys) = leases::lease_keys(&vars, &data_dir)?;
         let project_id = vars
             .string("GOOGLE_CLOUD_PROJECT")
@@ -277,6 +290,7 @@ impl Config {
                 .unwrap_or_else(|| "coditect-licensing".into()),
             seat_ttl,
             heartbeat_interval,
+            queue_ticket_ttl,
             offline_grace: vars.seconds("OFFLINE_GRACE_SECONDS", 3600)?,
             license_cache_ttl: vars.seconds("LICENSE_CACHE_SECONDS", 5)?,
             free_license_days: match vars.string("FREE_LICENSE_DAYS") {

@@ -58,6 +58,10 @@ pub struct LeaseClaims {
     /// lease issued before grants were numbered.
     #[serde(default)]
     pub grant: u64,
+    /// When the seat's borrow ends (seconds since the epoch), if it is borrowed for offline use:
+    /// `exp` is then no earlier, and the seat needs no heartbeat until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bor: Option<i64>,
 }
 
 /// Claims and keys for the unit tests of the signer and the verifiers.
@@ -88,6 +92,7 @@ pub(crate) mod fixtures {
             exp: now + exp_in,
             hbi: 120,
             grant: 1,
+            bor: None,
         }
     }
 

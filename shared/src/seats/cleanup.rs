@@ -50,6 +50,14 @@ pub struct EventCounts {
     pub expired: u64,
     /// Refused acquires because the pool was full.
     pub denied: u64,
+    /// Seats borrowed for offline use (a new borrow or a borrow's end set afresh).
+    pub borrowed: u64,
+    /// Refused callers that joined the queue.
+    pub queued: u64,
+    /// Tickets that claimed a seat.
+    pub claimed: u64,
+    /// Tickets that left the queue without a seat (left, or lapsed unpolled).
+    pub left: u64,
 }
 
 impl EventCounts {
@@ -59,16 +67,24 @@ impl EventCounts {
             SeatEventKind::Released => self.released += 1,
             SeatEventKind::Expired => self.expired += 1,
             SeatEventKind::Denied => self.denied += event.count,
+            SeatEventKind::Borrowed => self.borrowed += 1,
+            SeatEventKind::Queued => self.queued += 1,
+            SeatEventKind::Claimed => self.claimed += 1,
+            SeatEventKind::Left => self.left += 1,
         }
     }
 
     /// Each kind with its name, as logs and metrics spell it.
-    pub fn by_kind(&self) -> [(&'static str, u64); 4] {
+    pub fn by_kind(&self) -> [(&'static str, u64); 8] {
         [
             ("granted", self.granted),
             ("released", self.released),
             ("expired", self.expired),
             ("denied", self.denied),
+            ("borrowed", self.borrowed),
+            ("queued", self.queued),
+            ("claimed", self.claimed),
+            ("left", self.left),
         ]
     }
 }
@@ -173,10 +189,25 @@ fn audit_row(license: uuid::Uuid, event: &SeatEvent) -> Option<NewAuditEvent> {
     if let Some(version) = &data.client_version {
         detail["client_version"] = version.clone().into();
     }
+    if let Some(until) = event.until_ms {
+        detail["until"] = timestamp(until).to_rfc3339().into();
+    }
     if event.kind == SeatEventKind::Denied {
         detail["reason"] = "seats_exhausted".into();
         detail["count"] = event.count.into();
         detail["last_at"] = timestamp(event.last_at_ms).to_rfc3339().into();
+    }
+    if let Some(queue) = &event.queue {
+        detail["ticket"] = queue.ticket.clone().into();
+        if let Some(position) = queue.position {
+            detail["position"] = position.into();
+        }
+        if let Some(waited) = queue.waited_ms {
+            detail["waited_ms"] = waited.into();
+        }
+        if let Some(reason) = &queue.reason {
+            detail["reason"] = reason.clone().into();
+        }
     }
     Some(NewAuditEvent {
         tenant_id: data.tenant,

@@ -8,6 +8,10 @@
 //! Like the Redis stream, the event log is never trimmed, and denials are counted per machine until
 //! [`SeatStore::flush_denials`] moves each count into the log as one event (see [`super`]).
 //!
+//! The queue is a list of tickets in each pool, first first, with the same rules as acquire.lua
+//! (see [`super`]); what is known of the time between frees (the queue's estimate) lives in the pool
+//! and keeps an otherwise idle pool for an hour, as the Redis `frees` hash outlives it.
+//!
 //! Rate limits keep their TATs in a map of their own ([`Buckets`]), locked after the pools' lock
 //! inside the same step; they outlive an idle pool, as the Redis keys do.
 
@@ -21,8 +25,9 @@ use uuid::Uuid;
 
 use super::limits::gcra;
 use super::{
-    Acquired, Holder, LimitScope, Limited, Rate, ReleaseRequest, Released, SeatError, SeatEvent,
-    SeatEventKind, SeatRequest, SeatResult, SeatStore, SessionData,
+    Acquired, Holder, LimitScope, Limited, MAX_QUEUE, QueueEvent, Rate, ReleaseRequest, Released,
+    SeatError, SeatEvent, SeatEventKind, SeatRequest, SeatResult, SeatStore, SessionData, Ticket,
+    Waiter,
 };
 
 /// The in-process seat store.
@@ -106,6 +111,61 @@ struct Pool {
     events: VecDeque<SeatEvent>,
     /// `user:fingerprint` → that machine's denials since the last flush.
     denials: HashMap<String, PendingDenials>,
+    /// Session id → when its borrow ends (ms).
+    borrowed: HashMap<String, i64>,
+    /// The waiting tickets, first first (one per machine).
+    queue: VecDeque<Waiting>,
+    /// When a seat last freed and the running mean time between frees (the queue's estimate).
+    frees: Frees,
+}
+
+/// One ticket in the queue.
+struct Waiting {
+    ticket: String,
+    data: SessionData,
+    joined_ms: i64,
+    deadline_ms: i64,
+}
+
+/// As the Redis `frees` hash: the last free and the running mean gap, forgotten an hour after the
+/// last free.
+#[derive(Default, Clone, Copy)]
+struct Frees {
+    last_ms: i64,
+    gap_ms: i64,
+    /// When Redis would expire the hash: an hour after the last free was recorded.
+    kept_until_ms: i64,
+}
+
+/// How long the time between frees is remembered after the last one.
+const FREES_KEPT_MS: i64 = 3_600_000;
+
+impl Frees {
+    /// As `freed` in prune.lua.
+    fn freed(&mut self, at: i64, now: i64) {
+        self.forget_stale(now);
+        if self.last_ms > 0 && at > self.last_ms {
+            let gap = at - self.last_ms;
+            self.gap_ms = if self.gap_ms > 0 {
+                (self.gap_ms as f64 * 0.7 + gap as f64 * 0.3).floor() as i64
+            } else {
+                gap
+            };
+        }
+        self.last_ms = self.last_ms.max(at);
+        self.kept_until_ms = now + FREES_KEPT_MS;
+    }
+
+    /// An hour after the last free was recorded, the Redis hash has expired.
+    fn forget_stale(&mut self, now: i64) {
+        if !self.is_fresh(now) {
+            *self = Self::default();
+        }
+    }
+
+    fn is_fresh(&self, now: i64) -> bool {
+        self.kept_until_ms > now
+    }
 }
 
 /// The denials of one machine not yet moved into the event log (the Redis denials hash's value).
@@ -138,7 +198,82 @@ impl Pool {
             in_use,
             count: 1,
             last_at_ms: at_ms,
+            until_ms: None,
+            queue: None,
         });
+    }
+
+    /// Logs a queue event of `ticket` (whose session is `session_id`).
+    fn append_queue(
+        &mut self,
+        id: String,
+        kind: SeatEventKind,
+        session_id: &str,
+        data: SessionData,
+        at_ms: i64,
+        queue: QueueEvent,
+    ) {
+        self.append(id, kind, session_id, Some(data), at_ms, None);
+        if let Some(event) = self.events.back_mut() {
+            event.queue = Some(queue);
+        }
+    }
+
+    /// Takes `ticket` out of the queue, if it waits there.
+    fn unqueue(&mut self, ticket: &str) -> Option<Waiting> {
+        let at = self.queue.iter().position(|w| w.ticket == ticket)?;
+        self.queue.remove(at)
+    }
+
+    /// As `leave` in prune.lua: `ticket` leaves without a seat, and it is logged.
+    fn leave(&mut self, id: &EventIds, ticket: &str, reason: &str, at: i64, now: i64) -> bool {
+        let Some(left) = self.unqueue(ticket) else {
+            return false;
+        };
+        let event = QueueEvent {
+            ticket: left.ticket.clone(),
+            waited_ms: Some((at - left.joined_ms).max(0)),
+            reason: Some(reason.to_owned()),
+            ..QueueEvent::default()
+        };
+        self.append_queue(
+            id.next(now),
+            SeatEventKind::Left,
+            ticket,
+            left.data,
+            at,
+            event,
+        );
+        true
+    }
+
+    /// The machine `holder`'s ticket and its place (0 = the head), if it waits.
+    fn ticket_of(&self, holder: &str) -> Option<(usize, String)> {
+        self.queue
+            .iter()
+            .position(|w| w.data.holder == holder)
+            .map(|at| (at, self.queue[at].ticket.clone()))
+    }
+
+    /// As `estimate` in acquire.lua: the mean gap between frees times the frees `position` needs.
+    fn estimate(&self, position: u32, free: i64, now: i64) -> Option<i64> {
+        (self.frees.is_fresh(now) && self.frees.gap_ms > 0)
+            .then(|| (i64::from(position) - free).max(1) * self.frees.gap_ms)
+    }
+
+    /// Borrows `session_id` until `until_ms`, and logs it.
+    fn borrow(&mut self, id: String, session_id: &str, now: i64, until_ms: i64) {
+        self.borrowed.insert(session_id.to_owned(), until_ms);
+        let data = self.seats.get(session_id).map(|(_, data)| data.clone());
+        self.append(id, SeatEventKind::Borrowed, session_id, data, now, None);
+        if let Some(event) = self.events.back_mut() {
+            event.until_ms = Some(until_ms);
+        }
+    }
+
+    /// Live seats `user` holds (a pruned pool holds only live ones).
+    fn held_by(&self, user: Uuid) -> u32 {
+        self.seats.values().filter(|(_, d)| d.user == user).count() as u32
     }
 
     /// Adds one to the pending denials of the requesting machine.
@@ -179,6 +314,8 @@ impl Pool {
                 in_use: Some(denials.in_use),
                 count: denials.count,
                 last_at_ms: denials.last_ms,
+                until_ms: None,
+                queue: None,
             });
         }
         moved
@@ -186,6 +323,7 @@ impl Pool {
 
     fn forget(&mut self, session_id: &str) -> Option<(i64, SessionData)> {
         self.grants.remove(session_id);
+        self.borrowed.remove(session_id);
         let (expires, data) = self.seats.remove(session_id)?;
         if self
             .holders
@@ -216,12 +354,32 @@ impl Pool {
                 *expires,
                 None,
             );
+            self.frees.freed(*expires, now);
+        }
+        let mut lapsed: Vec<(i64, String)> = self
+            .queue
+            .iter()
+            .filter(|w| w.deadline_ms <= now)
+            .map(|w| (w.deadline_ms, w.ticket.clone()))
+            .collect();
+        lapsed.sort();
+        for (deadline, ticket) in lapsed {
+            self.leave(ids, &ticket, "expired", deadline, now);
         }
         expired.len() as u32
     }
 
-    fn is_idle(&self) -> bool {
-        self.seats.is_empty() && self.events.is_empty() && self.denials.is_empty()
+    /// Nothing to keep: no seat, ticket, denial or event; what is known of frees is stale.
+    fn is_idle(&self, now: i64) -> bool {
+        !self.has_work() && !self.frees.is_fresh(now)
+    }
+
+    /// Whether cleanup has something to do here (as [`SeatStore::pools`] in Redis).
+    fn has_work(&self) -> bool {
+        !(self.seats.is_empty()
+            && self.queue.is_empty()
+            && self.events.is_empty()
+            && self.denials.is_empty())
     }
 }
 
@@ -271,6 +429,12 @@ impl SeatStore for EmbeddedSeats {
         let pool = pools.entry(request.license_id).or_default();
         pool.prune(now, &self.event_ids);
         let holder = &request.session.holder;
+        // As acquire.lua: a repeated poll of a ticket that no longer waits changes nothing.
+        if let Some(expected) = &request.ticket
+            && pool.ticket_of(holder).is_none_or(|(_, t)| &t != expected)
+        {
+            return Ok(Acquired::TicketGone);
+        }
         let license = request.license_id;
         // As acquire.lua: the machine's limit for every call, the license's for callers without
         // a seat; a limited call changes nothing.
@@ -284,39 +448,81 @@ impl SeatStore for EmbeddedSeats {
             Ok(tat) => tat,
             Err(limited) => return Ok(Acquired::Limited(limited)),
         };
+        // As acquire.lua: a borrow on the held seat sets the borrow's end afresh.
+        let borrow_until = request.borrow.map(|b| now + b.as_millis() as i64);
         if let Some(existing) = pool.holders.get(holder).cloned()
-            && let Some((expires, _)) = pool.seats.get_mut(&existing)
+            && pool.seats.contains_key(&existing)
         {
-            *expires = now + ttl;
+            // As acquire.lua: a borrow that ended leaves an ordinary seat.
+            if pool
+                .borrowed
+                .get(&existing)
+                .is_some_and(|&until| until <= now)
+            {
+                pool.borrowed.remove(&existing);
+            }
+            if let Some(until) = borrow_until {
+                pool.borrow(self.event_ids.next(now), &existing, now, until);
+            }
+            let borrowed_until_ms = pool.borrowed.get(&existing).copied();
+            let expires_at_ms = (now + ttl).max(borrowed_until_ms.unwrap_or(0));
+            if let Some((expires, _)) = pool.seats.get_mut(&existing) {
+                *expires = expires_at_ms;
+            }
             buckets.take(machine_key, machine_tat, now_us);
             let grant = pool.grants.entry(existing.clone()).or_default();
             *grant += 1;
             let grant = *grant;
             return Ok(Acquired::Granted {
                 session_id: existing,
-                expires_at_ms: now + ttl,
+                expires_at_ms,
                 in_use: pool.seats.len() as u32,
                 renewed: true,
                 grant,
+                borrowed_until_ms,
+                waited_ms: None,
             });
         }
+        // As acquire.lua: a waiting machine polling its ticket is not charged the license's
+        // limit.
+        let ticket = pool.ticket_of(holder);
+        let polls = ticket.is_some() && request.wait.is_some();
         let license_key = format!("{license}:acquire");
-        let license_tat = match buckets.check(
-            &license_key,
-            request.limits.per_license,
-            LimitScope::License,
-            now_us,
-        ) {
-            Ok(tat) => tat,
-            Err(limited) => return Ok(Acquired::Limited(limited)),
+        let license_tat = if polls {
+            None
+        } else {
+            match buckets.check(
+                &license_key,
+                request.limits.per_license,
+                LimitScope::License,
+                now_us,
+            ) {
+                Ok(tat) => tat,
+                Err(limited) => return Ok(Acquired::Limited(limited)),
+            }
         };
         buckets.take(machine_key, machine_tat, now_us);
         buckets.take(license_key, license_tat, now_us);
+        if let Some(cap) = request.per_user {
+            let held = pool.held_by(request.session.user);
+            if held >= cap {
+                return Ok(Acquired::UserFull { held });
+            }
+        }
         let in_use = pool.seats.len() as u32;
-        if in_use < request.max_seats {
+        let queued = pool.queue.len() as u32;
+        // As acquire.lua: the free seats are the waiting tickets' first.
+        let free = i64::from(request.max_seats) - i64::from(in_use);
+        let may_take = match &ticket {
+            Some((rank, _)) => (*rank as i64) < free,
+            None => free > i64::from(queued),
+        };
+        if may_take {
+            let claimed = ticket.as_ref().and_then(|(_, t)| pool.unqueue(t));
+            let expires_at_ms = (now + ttl).max(borrow_until.unwrap_or(0));
             pool.seats.insert(
                 new_session_id.to_owned(),
-                (now + ttl, request.session.clone()),
+                (expires_at_ms, request.session.clone()),
             );
             pool.holders
                 .insert(holder.clone(), new_session_id.to_owned());
@@ -329,19 +535,92 @@ impl SeatStore for EmbeddedSeats {
                 now,
                 Some(in_use + 1),
             );
+            let waited_ms = claimed.map(|claimed| {
+                let waited = (now - claimed.joined_ms).max(0);
+                let event = QueueEvent {
+                    ticket: claimed.ticket,
+                    waited_ms: Some(waited),
+                    ..QueueEvent::default()
+                };
+                pool.append_queue(
+                    self.event_ids.next(now),
+                    SeatEventKind::Claimed,
+                    new_session_id,
+                    request.session.clone(),
+                    now,
+                    event,
+                );
+                waited
+            });
+            if let Some(until) = borrow_until {
+                pool.borrow(self.event_ids.next(now), new_session_id, now, until);
+            }
             return Ok(Acquired::Granted {
                 session_id: new_session_id.to_owned(),
-                expires_at_ms: now + ttl,
+                expires_at_ms,
                 in_use: in_use + 1,
                 renewed: false,
                 grant: 1,
+                borrowed_until_ms: borrow_until,
+                waited_ms,
+            });
+        }
+        // As acquire.lua: a waiting caller polls its ticket or joins at the back.
+        if let (Some(ticket_ttl), Some((rank, ticket))) = (request.wait, &ticket) {
+            let deadline_ms = now + ticket_ttl.as_millis().max(1) as i64;
+            pool.queue[*rank].deadline_ms = deadline_ms;
+            let position = *rank as u32 + 1;
+            return Ok(Acquired::Queued(Ticket {
+                ticket: ticket.clone(),
+                position,
+                queued,
+                estimated_wait_ms: pool.estimate(position, free, now),
+                in_use,
+                deadline_ms,
+            }));
+        }
+        let mut joined = None;
+        if let (Some(ticket_ttl), None) = (request.wait, &ticket)
+            && queued < MAX_QUEUE
+        {
+            let deadline_ms = now + ticket_ttl.as_millis().max(1) as i64;
+            pool.queue.push_back(Waiting {
+                ticket: new_session_id.to_owned(),
+                data: request.session.clone(),
+                joined_ms: now,
+                deadline_ms,
+            });
+            let event = QueueEvent {
+                ticket: new_session_id.to_owned(),
+                position: Some(queued + 1),
+                ..QueueEvent::default()
+            };
+            pool.append_queue(
+                self.event_ids.next(now),
+                SeatEventKind::Queued,
+                new_session_id,
+                request.session.clone(),
+                now,
+                event,
+            );
+            joined = Some(Ticket {
+                ticket: new_session_id.to_owned(),
+                position: queued + 1,
+                queued: queued + 1,
+                estimated_wait_ms: pool.estimate(queued + 1, free, now),
+                in_use,
+                deadline_ms,
             });
         }
         let next_expiry_ms = pool.seats.values().map(|(e, _)| *e).min().unwrap_or(now);
         pool.deny(now, in_use, &request.session);
+        if let Some(joined) = joined {
+            return Ok(Acquired::Queued(joined));
+        }
         Ok(Acquired::Full {
             in_use,
             next_expiry_ms,
+            queued,
         })
     }
 
@@ -362,7 +641,8 @@ impl SeatStore for EmbeddedSeats {
         if *expires <= now {
             return Ok(None);
         }
-        *expires = now + ttl.as_millis() as i64;
+        // As heartbeat.lua: never shorter (a borrowed seat keeps its borrow's end).
+        *expires = (*expires).max(now + ttl.as_millis() as i64);
         Ok(Some(*expires))
     }
 
@@ -373,13 +653,23 @@ impl SeatStore for EmbeddedSeats {
         let mut pools = self.lock()?;
         let mut buckets = self.lock_buckets()?;
         let mut superseded = false;
+        let mut borrowed = false;
         let freed = pools.get_mut(&license_id).and_then(|pool| {
             pool.prune(now, &self.event_ids);
             superseded = pool.grants.get(session_id).copied().unwrap_or(0) > request.grant;
-            if superseded {
+            // As release.lua: an ordinary release leaves a borrowed seat held.
+            borrowed = !superseded
+                && !request.ends_borrow
+                && pool
+                    .borrowed
+                    .get(session_id)
+                    .is_some_and(|&until| until > now)
+                && pool.seats.contains_key(session_id);
+            if superseded || borrowed {
                 return None;
             }
             let (_, data) = pool.forget(session_id)?;
+            pool.frees.freed(now, now);
             let id = self.event_ids.next(now);
             pool.append(
                 id,
@@ -391,11 +681,14 @@ impl SeatStore for EmbeddedSeats {
             );
             Some(())
         });
-        if pools.get(&license_id).is_some_and(Pool::is_idle) {
+        if pools.get(&license_id).is_some_and(|pool| pool.is_idle(now)) {
             pools.remove(&license_id);
         }
         if freed.is_some() {
             return Ok(Released::Freed);
+        }
+        if borrowed {
+            return Ok(Released::Borrowed);
         }
         // As release.lua: only a release of a seat that is already gone is limited.
         let key = format!("{license_id}:release:{}", request.machine);
@@ -425,12 +718,47 @@ impl SeatStore for EmbeddedSeats {
                         session_id: id.clone(),
                         data: data.clone(),
                         expires_at_ms: *expires,
+                        borrowed_until_ms: pool.borrowed.get(id).copied().filter(|&u| u > now),
                     })
                     .collect()
             })
             .unwrap_or_default();
         holders.sort_by_key(|h| (h.expires_at_ms, h.session_id.clone()));
         Ok(holders)
+    }
+
+    async fn leave(&self, license_id: Uuid, ticket: &str, holder: &str) -> SeatResult<bool> {
+        let now = now_ms();
+        let mut pools = self.lock()?;
+        let Some(pool) = pools.get_mut(&license_id) else {
+            return Ok(false);
+        };
+        pool.prune(now, &self.event_ids);
+        // As leave.lua: only the machine whose ticket it is takes it out.
+        let mine = pool.ticket_of(holder).is_some_and(|(_, t)| t == ticket);
+        Ok(mine && pool.leave(&self.event_ids, ticket, "left", now, now))
+    }
+
+    async fn queue(&self, license_id: Uuid) -> SeatResult<Vec<Waiter>> {
+        let now = now_ms();
+        let pools = self.lock()?;
+        Ok(pools
+            .get(&license_id)
+            .map(|pool| {
+                pool.queue
+                    .iter()
+                    .filter(|w| w.deadline_ms > now)
+                    .zip(1..)
+                    .map(|(w, position)| Waiter {
+                        ticket: w.ticket.clone(),
+                        position,
+                        data: w.data.clone(),
+                        joined_ms: w.joined_ms,
+                        deadline_ms: w.deadline_ms,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     async fn reap(&self, license_id: Uuid) -> SeatResult<u32> {
@@ -448,8 +776,15 @@ impl SeatStore for EmbeddedSeats {
     }
 
     async fn pools(&self) -> SeatResult<Vec<Uuid>> {
-        let pools = self.lock()?;
-        let ids: std::collections::BTreeSet<Uuid> = pools.keys().copied().collect();
+        let now = now_ms();
+        let mut pools = self.lock()?;
+        // A pool kept only for what it knows of frees is dropped once that is stale.
+        pools.retain(|_, pool| !pool.is_idle(now));
+        let ids: std::collections::BTreeSet<Uuid> = pools
+            .iter()
+            .filter(|(_, pool)| pool.has_work())
+            .map(|(id, _)| *id)
+            .collect();
         Ok(ids.into_iter().collect())
     }
 
@@ -466,7 +801,7 @@ impl SeatStore for EmbeddedSeats {
         if let Some(pool) = pools.get_mut(&license_id) {
             let drained: std::collections::HashSet<&String> = ids.iter().collect();
             pool.events.retain(|e| !drained.contains(&e.id));
-            if pool.is_idle() {
+            if pool.is_idle(now_ms()) {
                 pools.remove(&license_id);
             }
         }

@@ -139,6 +139,23 @@ mod tests {
     #[test]
     fn a_refused_call_changes_nothing_and_an_old_tat_counts_as_none() {
         let rate = ten_a_minute();
+        // A full bucket: ten calls at once moved the TAT a whole window ahead.
+        let mut tat = None;
+        for _ in 0..10 {
+            tat = Some(gcra(tat, rate, NOW).expect("within the burst"));
+        }
+        assert_eq!(tat, Some(NOW + 60_000_000));
+        let wait = gcra(tat, rate, NOW).expect_err("the bucket is full");
+        // A refusal gives no new TAT to keep, so calls after it compute from the unchanged one:
+        // refused again they wait only what is left, and one interval on exactly one passes, as
+        // if the refused calls had never come.
+        assert_eq!(gcra(tat, rate, NOW), Err(wait));
+        assert_eq!(gcra(tat, rate, NOW + 1_000), Err(wait - 1_000));
+        assert_eq!(
+            gcra(tat, rate, NOW + wait),
+            Ok(NOW + 60_000_000 + 6_000_000)
+        );
+
         assert_eq!(gcra(Some(NOW - 1), rate, NOW), gcra(None, rate, NOW));
         assert_eq!(gcra(None, rate, NOW), Ok(NOW + 6_000_000));
     }

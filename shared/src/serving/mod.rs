@@ -35,4 +35,4 @@ pub use shutdown::{
     listen_address, serve, serve_until_signal, serve_until_signal_keeping, serve_with,
     shutdown_signal,
 };
-pub use stack::{Routine, service_router};
+pub use stack::{Routine, TimeLimit, service_router};

@@ -38,6 +38,53 @@ const REQUEST_ID: &str = "x-request-id";
 #[derive(Debug, Clone, Copy)]
 pub struct Routine;
 
+/// A request's time limit (`REQUEST_TIMEOUT_SECONDS` from its start), in its extensions. A
+/// handler that waits on purpose — acquire's long poll of the queue — moves it on by the time it
+/// means to wait, so the limit still bounds everything else the request does.
+#[derive(Debug, Clone)]
+pub struct TimeLimit {
+    deadline: Arc<std::sync::Mutex<tokio::time::Instant>>,
+}
+
+impl TimeLimit {
+    fn new(deadline: tokio::time::Instant) -> Self {
+        Self {
+            deadline: Arc::new(std::sync::Mutex::new(deadline)),
+        }
+    }
+
+    /// Gives the request `by` more time.
+    pub fn extend(&self, by: Duration) {
+        *self
+            .deadline
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) += by;
+    }
+
+    fn deadline(&self) -> tokio::time::Instant {
+        *self
+            .deadline
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Runs `request` until it answers or its [`TimeLimit`] passes (`None`).
+async fn within_limit(limit: TimeLimit, run: impl Future<Output = Response>) -> Option<Response> {
+    tokio::pin!(run);
+    loop {
+        let deadline = limit.deadline();
+        tokio::select! {
+            response = &mut run => return Some(response),
+            () = tokio::time::sleep_until(deadline) => {
+                if limit.deadline() <= deadline {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 /// Wraps a service's `routes` with health, readiness and the common middleware.
 pub fn service_router(routes: Router, readiness: Readiness, config: &Config) -> Router {
     // `/health` and `/ready` are the same probes for callers that go through Cloud Run's public
@@ -98,15 +145,17 @@ async fn observe(State(observer): State<Observer>, request: Request, next: Next)
     }
     let started = Instant::now();
     let body = BodyWait::default();
-    let request = request.map(|inner| body.watch(inner));
+    let mut request = request.map(|inner| body.watch(inner));
     let timeout = observer.timeout;
+    let limit = TimeLimit::new(tokio::time::Instant::now() + timeout);
+    request.extensions_mut().insert(limit.clone());
     let handled = telemetry::with_request_id(request_id.clone(), async move {
-        match tokio::time::timeout(timeout, next.run(request)).await {
-            Ok(response) => response,
+        match within_limit(limit, next.run(request)).await {
+            Some(response) => response,
             // Handlers read their whole body before anything else, so a request still waiting
             // for its body was slowed by its client, not by us.
-            Err(_) if body.waiting_for_client() => body_timeout(timeout),
-            Err(_) => ApiError::Timeout.into_response(),
+            None if body.waiting_for_client() => body_timeout(timeout),
+            None => ApiError::Timeout.into_response(),
         }
     });
     let mut response = handled.instrument(span.clone()).await;

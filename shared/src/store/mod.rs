@@ -8,7 +8,7 @@
 //! tenant's rows.
 //!
 //! Layout: `mod.rs` the trait and its types; `sql/` the queries (`tenants.rs`, `membership.rs`,
-//! `events.rs`, `billing.rs`); `postgres.rs` and `sqlite.rs` open a pool, say how a writing transaction begins
+//! `events.rs`, `billing.rs`, `usage.rs`); `postgres.rs` and `sqlite.rs` open a pool, say how a writing transaction begins
 //! on their database, and hand each [`Store`] method to the queries.
 //!
 //! # Adding a method
@@ -38,10 +38,11 @@ use uuid::Uuid;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use crate::api::WebhookOutcome;
+use crate::api::{UsagePeriod, UsageResponse, WebhookOutcome};
 use crate::billing::BillingEvent;
 use crate::domain::{
-    AuditEvent, Invitation, License, LicenseStatus, NewAuditEvent, Role, Tenant, Tier, User,
+    AuditEvent, Invitation, License, LicenseStatus, NewAuditEvent, Role, SeatPolicy, Tenant, Tier,
+    User,
 };
 
 /// Why a store call failed.
@@ -193,6 +194,16 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<License>;
 
+    /// Sets the seat policies of the tenant's license, with a `license.policy_changed` audit event
+    /// naming `actor` and the policies before and after, in one transaction.
+    async fn set_seat_policy(
+        &self,
+        tenant_id: Uuid,
+        policy: &SeatPolicy,
+        actor: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<License>;
+
     /// The tenant's members, oldest first.
     async fn members(&self, tenant_id: Uuid) -> StoreResult<Vec<User>>;
 
@@ -244,4 +255,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// The tenant's newest audit events, newest first.
     async fn audit_events(&self, tenant_id: Uuid, limit: i64) -> StoreResult<Vec<AuditEvent>>;
+
+    /// The usage report of the tenant's license over `period`, from its audit trail: one bucket
+    /// per UTC hour or day touching the period (also those without events), the period's totals
+    /// and the seats that would have avoided 50, 90 and 100 % of its denials (`denial_cover`'s
+    /// `more_seats` is counted from `max_seats`, the license's seats now). The figures are
+    /// defined in [`crate::api::usage`].
+    async fn usage(
+        &self,
+        tenant_id: Uuid,
+        period: &UsagePeriod,
+        max_seats: u32,
+    ) -> StoreResult<UsageResponse>;
 }

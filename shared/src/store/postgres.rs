@@ -11,9 +11,11 @@ use uuid::Uuid;
 
 use super::sql::{Driver, RowsAffected, SqlRecords};
 use super::{LicensePlan, NewInvitation, Registered, Registration, Store, StoreResult};
-use crate::api::WebhookOutcome;
+use crate::api::{UsagePeriod, UsageResponse, WebhookOutcome};
 use crate::billing::BillingEvent;
-use crate::domain::{AuditEvent, Invitation, License, NewAuditEvent, Role, Tenant, User};
+use crate::domain::{
+    AuditEvent, Invitation, License, NewAuditEvent, Role, SeatPolicy, Tenant, User,
+};
 
 /// The PostgreSQL migrations, applied by `admin migrate` (the deploy's migrate step).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -107,6 +109,18 @@ impl Store for PgStore {
         self.sql.update_license(tenant_id, plan, now).await
     }
 
+    async fn set_seat_policy(
+        &self,
+        tenant_id: Uuid,
+        policy: &SeatPolicy,
+        actor: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<License> {
+        self.sql
+            .set_seat_policy(tenant_id, policy, actor, now)
+            .await
+    }
+
     async fn members(&self, tenant_id: Uuid) -> StoreResult<Vec<User>> {
         self.sql.members(tenant_id).await
     }
@@ -165,5 +179,14 @@ impl Store for PgStore {
 
     async fn audit_events(&self, tenant_id: Uuid, limit: i64) -> StoreResult<Vec<AuditEvent>> {
         self.sql.audit_events(tenant_id, limit).await
+    }
+
+    async fn usage(
+        &self,
+        tenant_id: Uuid,
+        period: &UsagePeriod,
+        max_seats: u32,
+    ) -> StoreResult<UsageResponse> {
+        self.sql.usage(tenant_id, period, max_seats).await
     }
 }

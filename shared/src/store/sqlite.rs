@@ -15,9 +15,11 @@ use uuid::Uuid;
 
 use super::sql::{Driver, RowsAffected, SqlRecords};
 use super::{LicensePlan, NewInvitation, Registered, Registration, Store, StoreResult};
-use crate::api::WebhookOutcome;
+use crate::api::{UsagePeriod, UsageResponse, WebhookOutcome};
 use crate::billing::BillingEvent;
-use crate::domain::{AuditEvent, Invitation, License, NewAuditEvent, Role, Tenant, User};
+use crate::domain::{
+    AuditEvent, Invitation, License, NewAuditEvent, Role, SeatPolicy, Tenant, User,
+};
 
 /// The SQLite migrations, applied automatically at start-up of the embedded default.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -115,6 +117,18 @@ impl Store for SqliteStore {
         self.sql.update_license(tenant_id, plan, now).await
     }
 
+    async fn set_seat_policy(
+        &self,
+        tenant_id: Uuid,
+        policy: &SeatPolicy,
+        actor: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<License> {
+        self.sql
+            .set_seat_policy(tenant_id, policy, actor, now)
+            .await
+    }
+
     async fn members(&self, tenant_id: Uuid) -> StoreResult<Vec<User>> {
         self.sql.members(tenant_id).await
     }
@@ -173,5 +187,14 @@ impl Store for SqliteStore {
 
     async fn audit_events(&self, tenant_id: Uuid, limit: i64) -> StoreResult<Vec<AuditEvent>> {
         self.sql.audit_events(tenant_id, limit).await
+    }
+
+    async fn usage(
+        &self,
+        tenant_id: Uuid,
+        period: &UsagePeriod,
+        max_seats: u32,
+    ) -> StoreResult<UsageResponse> {
+        self.sql.usage(tenant_id, period, max_seats).await
     }
 }

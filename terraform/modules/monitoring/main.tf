@@ -24,7 +24,7 @@ locals {
     }
     # Grants, releases, expiries and denials as the cleanup task writes them to the audit trail.
     seat_events = {
-      description = "Seat events written to the audit trail, by kind (granted, released, expired, denied)."
+      description = "Seat events written to the audit trail, by kind (granted, released, expired, denied, borrowed)."
       filter      = "jsonPayload.message=\"seat events\""
       labels      = { kind = "EXTRACT(jsonPayload.kind)" }
     }

@@ -244,4 +244,28 @@ mod tests {
         assert_eq!(ledger.verdict().violations, 1);
         assert_eq!(ledger.verdict().audits, 2);
     }
+
+    #[tokio::test]
+    async fn a_holders_read_that_fails_is_counted_and_ends_its_sweep() {
+        // Arrange: two licenses read through an admin URL no request can be sent to.
+        let source = HolderSource::Admin {
+            http: reqwest::Client::new(),
+            admin: "not a url".into(),
+            owners: vec![
+                (crate::tokens::Person::at("a.test"), uuid::Uuid::new_v4()),
+                (crate::tokens::Person::at("b.test"), uuid::Uuid::new_v4()),
+            ],
+        };
+        let ledger = std::sync::Arc::new(Ledger::new(vec![1, 1]));
+        // Stopped before it starts: the audit makes its one sweep, then returns.
+        let (_stop, stopped) = watch::channel(true);
+
+        // Act
+        audit(source, ledger.clone(), Duration::from_secs(60), stopped).await;
+
+        // Assert: the first read failed and the sweep stopped there, checking nothing.
+        let verdict = ledger.verdict();
+        assert_eq!((verdict.audits, verdict.audit_failures), (0, 1));
+        assert!(verdict.held());
+    }
 }

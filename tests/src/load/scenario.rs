@@ -214,5 +214,17 @@ mod tests {
         assert_eq!(workload.members_per_license(), 1);
         workload.users_per_license = 0;
         assert_eq!(workload.members_per_license(), 1);
+        // One client per license (50 for 50): five users would leave four never signing in.
+        workload.users_per_license = 5;
+        assert_eq!(workload.members_per_license(), 1);
+        // 10 clients on 3 licenses: at most 4 sign in on one, so 9 users are cut to 4; 2 stay 2.
+        (
+            workload.clients,
+            workload.licenses,
+            workload.users_per_license,
+        ) = (10, 3, 9);
+        assert_eq!(workload.members_per_license(), 4);
+        workload.users_per_license = 2;
+        assert_eq!(workload.members_per_license(), 2);
     }
 }

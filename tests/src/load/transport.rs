@@ -142,7 +142,7 @@ impl RawRedis {
         })
     }
 
-    fn keys(&self, license: Uuid) -> [String; 6] {
+    fn keys(&self, license: Uuid) -> [String; 13] {
         lua::pool_keys(&self.prefix, license)
     }
 }
@@ -167,6 +167,7 @@ fn failure(err: ClientError) -> Failure {
         ClientError::Protocol(_) => "protocol".into(),
         ClientError::NotSignedIn(_) => "not_signed_in".into(),
         ClientError::Files(_) => "files".into(),
+        ClientError::WaitedOut { .. } => "waited_out".into(),
     }
 }
 
@@ -223,7 +224,9 @@ impl Api {
                     .await
                     .map_err(redis_failure)?;
                 match reply.as_slice() {
-                    [kind, session, expires, _, _] if kind == "granted" || kind == "renewed" => {
+                    [kind, session, expires, _, _, _, _]
+                        if kind == "granted" || kind == "renewed" =>
+                    {
                         Ok(Granted::Seat {
                             session_id: session.clone(),
                             lease: session.clone(),
@@ -293,6 +296,7 @@ impl Api {
                     .arg(0) // no release limit
                     .arg(0)
                     .arg(shared::seats::ANY_GRANT)
+                    .arg(1) // as an admin's release: whatever the grant, borrowed or not
                     .invoke_async(&mut raw.conn.clone())
                     .await
                     .map_err(redis_failure)?;

@@ -80,8 +80,8 @@ async fn a_domain_longer_than_a_tenant_name_names_the_tenant_with_its_first_200_
     let Some(server) = TestServer::start(backends, &[]).await else {
         return;
     };
+    // 250 characters, 50 more than a tenant name keeps.
     let domain = format!("{}.test", "d".repeat(245));
-    assert_eq!(domain.len(), 250);
     let claims = claims(json!({"email": format!("ana@{domain}")}));
 
     let reply = register_with(&server, &claims).await;

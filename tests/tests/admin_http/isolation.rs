@@ -6,7 +6,8 @@ use integration_tests::tokens::Person;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use shared::api::{
-    AcquireResponse, InvitationResponse, MembersResponse, ProblemCode, Role, SessionsResponse,
+    AcquireResponse, InvitationResponse, InvitationsResponse, MembersResponse, ProblemCode, Role,
+    SessionsResponse,
 };
 
 use crate::{call, org};
@@ -119,5 +120,22 @@ async fn no_tenant_can_see_or_change_another_tenants_data(backends: Backends) {
     assert_eq!(
         b_members.json::<MembersResponse>().members[0].role,
         Role::Owner
+    );
+    let b_invitations = call(
+        &server,
+        Method::GET,
+        &format!("/api/v1/tenants/{t}/invitations"),
+        &b.owner,
+        None,
+    )
+    .await;
+    let b_invitations = b_invitations.json::<InvitationsResponse>().invitations;
+    assert_eq!(
+        b_invitations
+            .iter()
+            .map(|i| (i.id, i.pending))
+            .collect::<Vec<_>>(),
+        vec![(b_invitation, true)],
+        "B's invitation is still pending after A's attempts to revoke it"
     );
 }

@@ -7,8 +7,8 @@
 //!
 //! Layout: this file holds the helpers every concern uses (`org`, `call`, `join`); then one module
 //! per concern: `registration` (the first sign-in), `invitations`, `roles` (who may administer
-//! whom, the last owner), `seats_of_members` (seats that go with a member or a lost machine) and
-//! `isolation` (no tenant reaches another's data).
+//! whom, the last owner), `seats_of_members` (seats that go with a member or a lost machine),
+//! `isolation` (no tenant reaches another's data) and `usage` (the usage report).
 //!
 //! Run: `REDIS_URL=redis://127.0.0.1:6379 DATABASE_URL=postgres://postgres@127.0.0.1:5432/test
 //! cargo nextest run -p integration-tests --test admin_http`
@@ -27,6 +27,7 @@ mod isolation;
 mod registration;
 mod roles;
 mod seats_of_members;
+mod usage;
 
 /// A tenant as its owner sees it.
 struct Org {

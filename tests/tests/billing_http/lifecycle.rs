@@ -203,6 +203,7 @@ async fn a_tenant_at_ten_seats_gets_its_tenth_seat_not_an_eleventh_and_lowering_
 
     // Act
     let mut leases = Vec::new();
+    let mut in_use = Vec::new();
     for n in 0..10 {
         let reply = acquire(&server.url, &owner, &machine(n), &format!("host-{n}")).await;
         assert_eq!(
@@ -212,19 +213,26 @@ async fn a_tenant_at_ten_seats_gets_its_tenth_seat_not_an_eleventh_and_lowering_
             n + 1,
             reply.text
         );
-        leases.push(reply.json::<AcquireResponse>().lease);
+        let grant = reply.json::<AcquireResponse>();
+        in_use.push(grant.license.seats_in_use);
+        leases.push(grant.lease);
     }
     let eleventh = acquire(&server.url, &owner, &machine(10), "host-10").await;
 
-    // Assert
-    assert_eq!(leases.len(), 10);
+    // Assert: the server counted each grant as one more seat (ten distinct machines, not ten
+    // renewals of one), and refuses the eleventh with all ten in use.
+    assert_eq!(in_use, (1..=10).collect::<Vec<u32>>());
     assert_eq!(
         (eleventh.status, eleventh.code()),
         (StatusCode::CONFLICT, Some(ProblemCode::SeatsExhausted)),
         "{}",
         eleventh.text
     );
-    assert_eq!(eleventh.problem().max_seats, Some(10));
+    let refusal = eleventh.problem();
+    assert_eq!(
+        (refusal.max_seats, refusal.seats_in_use),
+        (Some(10), Some(10))
+    );
 
     // Lowering the seats to 5 evicts nobody: all ten keep heartbeating, and no new seat is given
     // while the pool is above the new count.

@@ -39,6 +39,5 @@ async fn a_second_machine_on_a_one_seat_license_is_denied_with_a_sentence_and_ex
         hostname.as_str()
     );
 
-    holding.kill().expect("killed");
-    holding.wait().expect("reaped");
+    holding.stop();
 }

@@ -8,7 +8,8 @@
 //! (`CODITECT_FINGERPRINT`) per machine.
 //!
 //! Layout: this file holds [`Cli`]; then `running` (run, status, release), `denial`, `outage`
-//! (server stopped or restarted mid-run), `terminal` (tmux).
+//! (server stopped or restarted mid-run), `borrowing` (borrow and return), `waiting` (run --wait:
+//! the queue, Ctrl-C, a timeout), `terminal` (tmux).
 //!
 //! Run: `cargo nextest run -p integration-tests --test cli_seat`
 
@@ -21,10 +22,13 @@ use integration_tests::process::built_binary;
 use integration_tests::server::{Backends, TempDir, TestServer};
 use serde_json::Value;
 
+mod borrowing;
 mod denial;
 mod outage;
 mod running;
 mod terminal;
+mod usage;
+mod waiting;
 
 /// Short seats and grace, so expiry and grace show within a test.
 const FAST: &[(&str, &str)] = &[
@@ -87,8 +91,9 @@ impl Cli {
             .unwrap_or_else(|e| panic!("status --json is JSON ({e}): {}", text(&status)))
     }
 
-    /// `run -- sleep 20`, once the service shows its seat held: a machine using its seat.
-    async fn holding_the_seat(&self) -> std::process::Child {
+    /// `run -- sleep 20`, once the service shows its seat held: a machine using its seat. Dropping
+    /// it ends the run as Ctrl-C does, so neither the CLI nor its `sleep` outlives the test.
+    async fn holding_the_seat(&self) -> Holding {
         let holding = self
             .command(&["run", "--", "sleep", "20"])
             .spawn()
@@ -97,7 +102,7 @@ impl Cli {
             self.holders().len() == 1
         })
         .await;
-        holding
+        Holding(holding, None)
     }
 
     /// The hostnames holding the organisation's seats (the signed-in person is its owner).
@@ -108,6 +113,42 @@ impl Cli {
             .iter()
             .map(|h| h["hostname"].as_str().unwrap_or_default().to_owned())
             .collect()
+    }
+}
+
+/// A `run` holding a seat (see [`Cli::holding_the_seat`]).
+struct Holding(std::process::Child, Option<std::process::ExitStatus>);
+
+impl Holding {
+    /// Ends the run as Ctrl-C does (the CLI stops its command and releases the seat) and waits
+    /// for it; SIGKILL after 10 s.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        if let Some(status) = self.1 {
+            return status;
+        }
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.0.try_wait().expect("try_wait") {
+                self.1 = Some(status);
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.0.kill();
+                let status = self.0.wait().expect("reaped");
+                self.1 = Some(status);
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

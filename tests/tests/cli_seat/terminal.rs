@@ -2,7 +2,7 @@
 //! `capture-pane`): a spinner while the acquire takes a moment, gone once the command runs; and a
 //! denial that reads as sentences.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use integration_tests::server::Backends;
 use integration_tests::terminal::Tmux;
@@ -63,12 +63,10 @@ async fn a_spinner_shows_while_the_acquire_is_slow_and_is_gone_once_the_command_
         &slow,
         "run -- sh -c 'sleep 1; echo command-output'",
     ));
-    let started = Instant::now();
     eventually(Duration::from_secs(10), "the spinner", || {
         tmux.screen().contains("Acquiring a seat")
     })
     .await;
-    assert!(started.elapsed() < Duration::from_secs(10));
     eventually(Duration::from_secs(20), "the command's output", || {
         tmux.screen().contains("command-output")
     })
@@ -109,6 +107,5 @@ async fn a_denial_in_a_terminal_reads_as_sentences() {
     assert!(lines[2].starts_with("  ana@acme.test on "), "{screen}");
     assert!(lines[3].starts_with("Try again after "), "{screen}");
     assert_eq!(lines[4], "exit=75", "{screen}");
-    holding.kill().expect("killed");
-    holding.wait().expect("reaped");
+    holding.stop();
 }

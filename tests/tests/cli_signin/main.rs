@@ -8,8 +8,8 @@
 //! cargo nextest run -p integration-tests --test cli_signin
 //! ```
 //!
-//! Without `FIREBASE_AUTH_EMULATOR_HOST` the emulator tests print SKIPPED, except in CI, where they
-//! fail. The emulator keeps its accounts between runs, so every test signs up fresh addresses.
+//! Built without `FIREBASE_AUTH_EMULATOR_HOST`, the emulator tests are ignored (the summary counts
+//! them; `tests/build.rs`), except in CI, where they fail. The emulator keeps its accounts between runs, so every test signs up fresh addresses.
 
 mod config;
 mod demo;

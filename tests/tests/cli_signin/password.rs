@@ -5,6 +5,10 @@ use integration_tests::cli::Cli;
 use super::{NOT_SIGNED_IN, PASSWORD, assert_exit, assert_private, emulator_server, fresh_email};
 
 #[tokio::test]
+#[cfg_attr(
+    not(firebase_emulator),
+    ignore = "FIREBASE_AUTH_EMULATOR_HOST is not set"
+)]
 async fn a_new_person_signs_up_with_email_and_password_and_gets_an_organisation() {
     let Some(server) = emulator_server().await else {
         return;
@@ -55,6 +59,10 @@ async fn a_new_person_signs_up_with_email_and_password_and_gets_an_organisation(
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(firebase_emulator),
+    ignore = "FIREBASE_AUTH_EMULATOR_HOST is not set"
+)]
 async fn a_second_login_with_the_password_signs_in_to_the_same_organisation() {
     let Some(server) = emulator_server().await else {
         return;
@@ -99,6 +107,10 @@ async fn a_second_login_with_the_password_signs_in_to_the_same_organisation() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(firebase_emulator),
+    ignore = "FIREBASE_AUTH_EMULATOR_HOST is not set"
+)]
 async fn a_wrong_password_is_refused_with_a_sentence_and_exit_77() {
     let Some(server) = emulator_server().await else {
         return;
@@ -135,6 +147,10 @@ async fn a_wrong_password_is_refused_with_a_sentence_and_exit_77() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(firebase_emulator),
+    ignore = "FIREBASE_AUTH_EMULATOR_HOST is not set"
+)]
 async fn an_unknown_email_says_how_to_sign_up() {
     let Some(server) = emulator_server().await else {
         return;
@@ -162,6 +178,10 @@ async fn an_unknown_email_says_how_to_sign_up() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(firebase_emulator),
+    ignore = "FIREBASE_AUTH_EMULATOR_HOST is not set"
+)]
 async fn signing_up_an_email_that_has_an_account_says_to_sign_in_instead() {
     let Some(server) = emulator_server().await else {
         return;

@@ -6,6 +6,10 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use super::{emulator_server, fresh_email};
 
 #[tokio::test]
+#[cfg_attr(
+    not(firebase_emulator),
+    ignore = "FIREBASE_AUTH_EMULATOR_HOST is not set"
+)]
 async fn a_pasted_redirect_finishes_a_no_browser_sign_in() {
     let Some(server) = emulator_server().await else {
         return;

@@ -6,6 +6,10 @@ use integration_tests::cli::Cli;
 use super::{NOT_SIGNED_IN, PASSWORD, assert_exit, assert_private, emulator_server, fresh_email};
 
 #[tokio::test]
+#[cfg_attr(
+    not(firebase_emulator),
+    ignore = "FIREBASE_AUTH_EMULATOR_HOST is not set"
+)]
 async fn an_expired_id_token_is_exchanged_for_a_new_one_which_is_stored() {
     let Some(server) = emulator_server().await else {
         return;
@@ -38,6 +42,10 @@ async fn an_expired_id_token_is_exchanged_for_a_new_one_which_is_stored() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(firebase_emulator),
+    ignore = "FIREBASE_AUTH_EMULATOR_HOST is not set"
+)]
 async fn a_revoked_refresh_token_means_signing_in_again() {
     let Some(server) = emulator_server().await else {
         return;

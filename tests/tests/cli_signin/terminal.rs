@@ -11,6 +11,10 @@ use super::{PASSWORD, emulator_server, fresh_email};
 const BOUND: Duration = Duration::from_secs(30);
 
 #[tokio::test]
+#[cfg_attr(
+    not(firebase_emulator),
+    ignore = "FIREBASE_AUTH_EMULATOR_HOST is not set"
+)]
 async fn a_person_at_a_terminal_chooses_email_types_a_hidden_password_and_signs_up() {
     let Some(server) = emulator_server().await else {
         return;

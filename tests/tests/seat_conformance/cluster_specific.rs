@@ -20,6 +20,7 @@ const LICENSES: usize = 48;
 const DOWN_BOUND: Duration = Duration::from_secs(6);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(redis_tools), ignore = "redis-server is not installed")]
 async fn pools_spread_over_every_master_and_pools_finds_each_of_them() {
     let Some(cluster) = shared() else { return };
     let prefix = format!("test:{}:", Uuid::new_v4().simple());
@@ -63,6 +64,7 @@ async fn pools_spread_over_every_master_and_pools_finds_each_of_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(redis_tools), ignore = "redis-server is not installed")]
 async fn delete_all_removes_the_prefix_from_every_master() {
     let Some(cluster) = shared() else { return };
     let prefix = format!("test:{}:", Uuid::new_v4().simple());
@@ -106,6 +108,7 @@ async fn an_unreachable_cluster_answers_unavailable_quickly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(redis_tools), ignore = "redis-server is not installed")]
 async fn a_cluster_that_goes_down_answers_unavailable_within_a_bound() {
     // Arrange: a cluster of this test's own, in use.
     if installed().is_none() {

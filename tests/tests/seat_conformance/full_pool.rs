@@ -60,6 +60,7 @@ async fn a_full_answer_carries_the_count_and_the_next_expiry(seats: Arc<dyn Seat
     let Acquired::Full {
         in_use,
         next_expiry_ms,
+        queued: 0,
     } = answer
     else {
         panic!("expected a full pool, the store answered {answer:?}");

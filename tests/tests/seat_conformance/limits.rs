@@ -65,6 +65,7 @@ async fn release_with(
         machine: machine.to_owned(),
         limit,
         grant: shared::seats::ANY_GRANT,
+        ends_borrow: false,
     };
     seats.release_from(&request).await.expect("release answers")
 }

@@ -48,6 +48,7 @@ macro_rules! conformance {
         mod redis {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[cfg_attr(not(real_redis), ignore = "REDIS_URL is not set")]
                 async fn $body() {
                     let Some(seats) = integration_tests::backends::redis_seats() else {
                         return;
@@ -60,6 +61,7 @@ macro_rules! conformance {
         mod cluster {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[cfg_attr(not(redis_tools), ignore = "redis-server is not installed")]
                 async fn $body() {
                     let Some(seats) = integration_tests::redis_cluster::cluster_seats() else {
                         return;
@@ -77,6 +79,8 @@ mod events_cleanup;
 mod expiry;
 mod full_pool;
 mod limits;
+mod policies;
+mod queue;
 mod reacquire;
 mod redis_specific;
 mod release;
@@ -139,6 +143,10 @@ fn request(license: Uuid, max_seats: u32, ttl: Duration, who: &SessionData) -> S
         ttl,
         session: who.clone(),
         limits: Default::default(),
+        per_user: None,
+        borrow: None,
+        wait: None,
+        ticket: None,
     }
 }
 
@@ -163,6 +171,7 @@ struct Seat {
     in_use: u32,
     renewed: bool,
     grant: u64,
+    borrowed_until_ms: Option<i64>,
 }
 
 #[track_caller]
@@ -174,12 +183,15 @@ fn granted(answer: Acquired) -> Seat {
             in_use,
             renewed,
             grant,
+            borrowed_until_ms,
+            ..
         } => Seat {
             id: session_id,
             expires_at_ms,
             in_use,
             renewed,
             grant,
+            borrowed_until_ms,
         },
         full => panic!("expected a seat, the store answered {full:?}"),
     }

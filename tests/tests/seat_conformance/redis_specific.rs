@@ -39,6 +39,7 @@ async fn an_unreachable_redis_answers_unavailable_quickly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(real_redis), ignore = "REDIS_URL is not set")]
 async fn the_scripts_survive_a_script_flush() {
     let (Some(url), Some(seats)) = (backend_url("REDIS_URL"), redis_seats()) else {
         return;

@@ -31,6 +31,7 @@ async fn release_grant(
         machine: "user:machine".to_owned(),
         limit: None,
         grant,
+        ends_borrow: false,
     };
     seats.release_from(&request).await.expect("release answers")
 }

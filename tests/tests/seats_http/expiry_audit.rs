@@ -2,12 +2,11 @@
 
 use std::time::Duration;
 
-use integration_tests::api::{acquire, heartbeat, machine, release, send};
+use integration_tests::api::{acquire, heartbeat, machine, release};
 use integration_tests::server::Backends;
-use reqwest::{Method, StatusCode};
-use shared::api::{AcquireResponse, AuditResponse, ProblemCode};
+use shared::api::{AcquireResponse, ProblemCode};
 
-use crate::{FAST, lease, owner_on};
+use crate::{FAST, audit_of, lease, owner_on};
 
 integration_tests::on_both_backends!(
     an_abandoned_session_expires_and_its_expiry_reaches_the_audit_trail,
@@ -31,15 +30,7 @@ async fn an_abandoned_session_expires_and_its_expiry_reaches_the_audit_trail(bac
     let report = server.cleanup().await;
     assert_eq!(report.reaped, 1);
 
-    let audit = send(
-        Method::GET,
-        &format!("{}/api/v1/tenants/{tenant}/audit", server.url),
-        Some(&owner.token()),
-        None,
-    )
-    .await;
-    assert_eq!(audit.status, StatusCode::OK, "{}", audit.text);
-    let events = audit.json::<AuditResponse>().events;
+    let events = audit_of(&server, &owner, tenant).await.events;
     let actions: Vec<(&str, &str)> = events
         .iter()
         .map(|e| {
@@ -73,14 +64,7 @@ async fn releases_and_denials_reach_the_audit_trail(backends: Backends) {
     release(&server.url, &lease(&granted)).await;
     server.cleanup().await;
 
-    let audit = send(
-        Method::GET,
-        &format!("{}/api/v1/tenants/{tenant}/audit", server.url),
-        Some(&owner.token()),
-        None,
-    )
-    .await;
-    let events = audit.json::<AuditResponse>().events;
+    let events = audit_of(&server, &owner, tenant).await.events;
     let action = |name: &str| events.iter().filter(|e| e.action == name).count();
     assert_eq!(action("seat.acquired"), 1);
     assert_eq!(action("seat.denied"), 1);

@@ -9,8 +9,9 @@
 //! and the lease-forging `server_claims` / `base64_claims_with`); then one module per concern:
 //! `grant_cycle` (acquire, heartbeat, release, offline verification), `refusals` (a full pool and
 //! refused licenses), `expiry_audit` (abandoned seats and the audit trail), `bad_input` (bad
-//! leases and malformed requests) and `rate_limits` (429 `rate_limited` on storms, never on a
-//! well-behaved client).
+//! leases and malformed requests), `rate_limits` (429 `rate_limited` on storms, never on a
+//! well-behaved client), `policies` (borrowed seats and the per-user cap) and `queue` (waiting
+//! for a seat, leaving the queue).
 //!
 //! Run: `REDIS_URL=redis://127.0.0.1:6379 DATABASE_URL=postgres://postgres@127.0.0.1:5432/test
 //! cargo nextest run -p integration-tests --test seats_http`
@@ -28,6 +29,8 @@ use uuid::Uuid;
 mod bad_input;
 mod expiry_audit;
 mod grant_cycle;
+mod policies;
+mod queue;
 mod rate_limits;
 mod refusals;
 
@@ -51,6 +54,42 @@ async fn owner_on(backends: Backends, vars: &[(&str, &str)]) -> Option<(TestServ
     );
     let tenant = registered.json::<RegisterResponse>().tenant.id;
     Some((server, owner, tenant))
+}
+
+/// `GET /api/v1/tenants/{tenant}/{what}` as `person`, which must answer 200 with a `T`.
+async fn tenant_view<T: serde::de::DeserializeOwned>(
+    server: &TestServer,
+    person: &Person,
+    tenant: Uuid,
+    what: &str,
+) -> T {
+    let reply = api::send(
+        reqwest::Method::GET,
+        &format!("{}/api/v1/tenants/{tenant}/{what}", server.url),
+        Some(&person.token()),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{what}: {}", reply.text);
+    reply.json()
+}
+
+/// The tenant's live sessions and queue, as `person` (an owner or admin) reads them.
+async fn sessions_of(
+    server: &TestServer,
+    person: &Person,
+    tenant: Uuid,
+) -> shared::api::SessionsResponse {
+    tenant_view(server, person, tenant, "sessions").await
+}
+
+/// The tenant's audit trail, newest first, as `person` (an owner or admin) reads it.
+async fn audit_of(
+    server: &TestServer,
+    person: &Person,
+    tenant: Uuid,
+) -> shared::api::AuditResponse {
+    tenant_view(server, person, tenant, "audit").await
 }
 
 /// Replaces the license plan of `tenant` directly in the store.

@@ -230,8 +230,12 @@ async fn lowering_the_seats_evicts_nobody_and_refuses_until_under_the_cap(backen
             .code(),
         Some(ProblemCode::SeatsExhausted)
     );
-    release(&server.url, &leases[0]).await;
-    release(&server.url, &leases[1]).await;
+    for lease in &leases[..2] {
+        assert_eq!(
+            release(&server.url, lease).await.status,
+            StatusCode::NO_CONTENT
+        );
+    }
     assert_eq!(
         acquire(&server.url, &owner, &machine(9), "new")
             .await
@@ -239,7 +243,10 @@ async fn lowering_the_seats_evicts_nobody_and_refuses_until_under_the_cap(backen
         Some(ProblemCode::SeatsExhausted),
         "1 live = 1 seat: still full"
     );
-    release(&server.url, &leases[2]).await;
+    assert_eq!(
+        release(&server.url, &leases[2]).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(
         acquire(&server.url, &owner, &machine(9), "new")
             .await

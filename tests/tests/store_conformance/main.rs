@@ -10,8 +10,8 @@
 //!
 //! Layout: this file holds the macro, the backend runners and the fixtures every concern uses; then
 //! one module per concern: `registration`, `invitations`, `membership` (members and roles),
-//! `licenses`, `isolation` (between tenants), `audit_and_stripe`, `billing` (Stripe events applied
-//! to licenses) and `availability`.
+//! `licenses`, `policies` (seat policies and their audit), `isolation` (between tenants),
+//! `audit_and_stripe`, `billing` (Stripe events applied to licenses) and `availability`.
 //!
 //! Run: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo nextest run -p integration-tests
 //! --test store_conformance`.
@@ -43,29 +43,35 @@ macro_rules! conformance {
         concurrent: [$($con:ident),* $(,)?],
         on_closed_pool: [$($closed:ident),* $(,)?] $(,)?
     ) => {
-        conformance!(@backend sqlite, run_on_sqlite, [$($seq),*], [$($con),*], [$($closed),*]);
-        conformance!(@backend postgres, run_on_postgres, [$($seq),*], [$($con),*], [$($closed),*]);
+        conformance!(@backend sqlite, run_on_sqlite, needs all(), "",
+            [$($seq),*], [$($con),*], [$($closed),*]);
+        conformance!(@backend postgres, run_on_postgres, needs real_postgres, "DATABASE_URL is not set",
+            [$($seq),*], [$($con),*], [$($closed),*]);
         // In memory, SQLite has one connection, so nothing races there; the embedded default is a
         // file with several connections, where the races are real.
-        conformance!(@backend sqlite_file, run_on_sqlite_file, [], [$($con),*], []);
+        conformance!(@backend sqlite_file, run_on_sqlite_file, needs all(), "", [], [$($con),*], []);
     };
-    (@backend $backend:ident, $runner:ident,
+    // `needs`: the cfg of `tests/build.rs` without which the backend's tests are ignored.
+    (@backend $backend:ident, $runner:ident, needs $need:meta, $why:literal,
         [$($seq:ident),*], [$($con:ident),*], [$($closed:ident),*]) => {
         mod $backend {
             $(
                 #[tokio::test]
+                #[cfg_attr(not($need), ignore = $why)]
                 async fn $seq() {
                     crate::$runner(super::$seq, crate::Pool::Open).await;
                 }
             )*
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[cfg_attr(not($need), ignore = $why)]
                 async fn $con() {
                     crate::$runner(super::$con, crate::Pool::Open).await;
                 }
             )*
             $(
                 #[tokio::test]
+                #[cfg_attr(not($need), ignore = $why)]
                 async fn $closed() {
                     crate::$runner(super::$closed, crate::Pool::Closed).await;
                 }
@@ -81,6 +87,7 @@ mod invitations;
 mod isolation;
 mod licenses;
 mod membership;
+mod policies;
 mod registration;
 
 // ---------------------------------------------------------------------------------------------

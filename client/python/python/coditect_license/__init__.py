@@ -51,8 +51,10 @@ __all__ = [
     "Seat",
     "SeatsExhausted",
     "ServiceUnreachable",
+    "borrow",
     "current",
     "require",
+    "return_seat",
     "seat",
 ]
 
@@ -143,6 +145,8 @@ def seat(
     home: str | None = None,
     patience: float | None = None,
     on_lost: Callable[[Seat], None] | None = None,
+    wait: bool | float = False,
+    on_queued: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[Seat]:
     """Holds this machine's seat for the ``with`` block.
 
@@ -152,11 +156,25 @@ def seat(
     machine's unexpired lease, or :class:`ServiceUnreachable` is raised (default 20).
     ``on_lost(seat)`` is called from a background thread if the seat is lost while held.
 
+    ``wait``: when every seat is in use, wait in the license's fair queue for one — ``True`` as
+    long as it takes, a number of seconds at most — instead of raising :class:`SeatsExhausted` at
+    once (which it raises when the wait ends without a seat). ``on_queued(place)`` is called with
+    each new place in the queue (``ticket``, ``position``, ``queue_length``,
+    ``estimated_wait_seconds``). Ctrl-C while waiting leaves the queue.
+
     The seat is released when the block ends, also on an exception, Ctrl-C and interpreter
     shutdown.
     """
     global _current
-    native = _native.Seat.acquire(server, home, patience)
+    if wait is True:
+        wait_seconds: float | None = -1.0
+    elif wait is False or wait is None:
+        wait_seconds = None
+    elif wait < 0:
+        raise ValueError("wait must be True, False or a number of seconds (0 or more)")
+    else:
+        wait_seconds = float(wait)
+    native = _native.Seat.acquire(server, home, patience, wait_seconds, on_queued)
     held = Seat(native, on_lost)
     with _current_lock:
         _current = held
@@ -166,6 +184,32 @@ def seat(
     finally:
         held.release()
         atexit.unregister(held.release)
+
+
+def borrow(
+    *,
+    days: float = 0,
+    hours: float = 0,
+    seconds: float = 0,
+    server: str | None = None,
+    home: str | None = None,
+) -> datetime:
+    """Borrows this machine's seat for offline use for ``days`` + ``hours`` + ``seconds`` (at most
+    what the organisation's license allows) and answers when the borrow ends.
+
+    Until then the seat is held without heartbeats: :func:`seat` on this machine runs on it, also
+    with the service out of reach, and leaving the ``with`` block keeps it held. It frees itself
+    at its end; :func:`return_seat` gives it back sooner. A license that does not allow it (or not
+    that long) raises :class:`LicenseError` with ``code == "borrow_not_allowed"``.
+    """
+    total = days * 86400 + hours * 3600 + seconds
+    until = _native.borrow(total, server, home)
+    return datetime.fromisoformat(until)
+
+
+def return_seat(server: str | None = None, *, home: str | None = None) -> bool:
+    """Gives this machine's seat back now (a borrowed one before its end); whether there was one."""
+    return _native.return_seat(server, home)
 
 
 def current() -> Seat | None:

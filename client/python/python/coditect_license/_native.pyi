@@ -1,5 +1,6 @@
 """The Rust SDK bound for Python (see the package's docstring)."""
 
+from collections.abc import Callable
 from typing import Any
 
 __version__: str
@@ -40,12 +41,19 @@ class ServiceUnreachable(LicenseError):
 class FeatureNotLicensed(LicenseError):
     """The held seat's license does not include the feature asked for."""
 
+def borrow(seconds: float, server: str | None = None, home: str | None = None) -> str: ...
+def return_seat(server: str | None = None, home: str | None = None) -> bool: ...
+
 class Seat:
     """A held seat, kept by the SDK's background task."""
 
     @staticmethod
     def acquire(
-        server: str | None = None, home: str | None = None, patience: float | None = None
+        server: str | None = None,
+        home: str | None = None,
+        patience: float | None = None,
+        wait: float | None = None,
+        on_queued: Callable[[dict[str, Any]], None] | None = None,
     ) -> Seat: ...
     @property
     def server(self) -> str: ...

@@ -7,6 +7,18 @@ use coditect_license::{ProblemCode, ProblemDetails};
 use crate::output::Failure;
 use crate::run::local_time;
 
+/// A refusal as a failure with what its problem adds for a person.
+pub(crate) fn denial_of(failure: Failure) -> Failure {
+    let problem: Option<ProblemDetails> = failure
+        .problem
+        .clone()
+        .and_then(|value| serde_json::from_value(value).ok());
+    match problem {
+        Some(problem) => denial(&problem, failure),
+        None => failure,
+    }
+}
+
 /// `failure`, with what the problem adds for a person.
 pub(crate) fn denial(problem: &ProblemDetails, mut failure: Failure) -> Failure {
     if problem.code != ProblemCode::SeatsExhausted {

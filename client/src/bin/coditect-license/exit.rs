@@ -50,14 +50,16 @@ impl Exit {
             ClientError::Protocol(_) => Self::Software,
             ClientError::Files(_) => Self::Files,
             ClientError::NotSignedIn(_) => Self::NotSignedIn,
+            ClientError::WaitedOut { .. } => Self::NoSeat,
             ClientError::Refused { status, .. } => match error.code() {
-                Some(ProblemCode::SeatsExhausted) => Self::NoSeat,
+                Some(ProblemCode::SeatsExhausted | ProblemCode::UserSeatLimit) => Self::NoSeat,
                 Some(ProblemCode::InvalidToken) => Self::NotSignedIn,
                 Some(
                     ProblemCode::NoLicense
                     | ProblemCode::LicenseExpired
                     | ProblemCode::LicenseSuspended
                     | ProblemCode::LicenseCanceled
+                    | ProblemCode::BorrowNotAllowed
                     | ProblemCode::Forbidden,
                 ) => Self::LicenseRefused,
                 _ if *status >= 500 || *status == 429 => Self::Unreachable,
@@ -75,8 +77,9 @@ Exit codes:
   69  the licensing service could not be reached (and no offline grace covers it)
   70  unexpected answer from the service (please report it)
   74  a file under the client's home could not be read or written
-  75  no seat is free: every seat of the license is in use; try again later
-  76  the license grants no seat: none, expired, suspended or canceled
+  75  no seat is free: every seat of the license is in use, or you hold as many as one person
+      may; try again later
+  76  the license grants no seat (none, expired, suspended or canceled), or no borrow that long
   77  not signed in, or the sign-in was refused: run `coditect-license login`
   78  the seat was lost while running: offline grace ended, or the service withdrew it";
 

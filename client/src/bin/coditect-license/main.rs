@@ -10,6 +10,7 @@
 //! in [`exit`] and in `--help`.
 
 mod account;
+mod borrow;
 mod browser;
 mod context;
 mod denial;
@@ -23,6 +24,7 @@ mod release;
 mod run;
 mod signals;
 mod status;
+mod usage;
 mod whoami;
 
 use std::process::ExitCode;
@@ -66,6 +68,14 @@ enum Command {
     Run(run::Args),
     /// Give back this machine's seat (after a crash, or to free it for someone else now).
     Release(release::Args),
+    /// Borrow this machine's seat for offline use: `coditect-license borrow --for 3d`.
+    Borrow(borrow::Args),
+    /// Give back a borrowed seat before its borrow ends.
+    #[command(name = "return")]
+    Return(borrow::ReturnArgs),
+    /// The license's usage per hour or day, and how many more seats would have avoided the
+    /// denials (owners and admins): `coditect-license usage --from 2026-03-01`.
+    Usage(usage::Args),
 }
 
 fn main() -> ExitCode {
@@ -102,6 +112,9 @@ fn main() -> ExitCode {
             Command::Status(args) => status::run(&context, args).await,
             Command::Run(args) => run::run(&context, args).await,
             Command::Release(args) => release::run(&context, args).await,
+            Command::Borrow(args) => borrow::run(&context, args).await,
+            Command::Return(args) => borrow::give_back(&context, args).await,
+            Command::Usage(args) => usage::run(&context, args).await,
         };
         match outcome {
             Ok(code) => code,

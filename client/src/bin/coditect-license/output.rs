@@ -41,6 +41,17 @@ impl Output {
 
     /// Awaits `work`, showing `message` with a spinner if it takes longer than a moment.
     pub(crate) async fn spin<T>(&self, message: &str, work: impl Future<Output = T>) -> T {
+        let (_unchanging, message) = tokio::sync::watch::channel(message.to_owned());
+        self.spin_following(message, work).await
+    }
+
+    /// As [`Self::spin`], the spinner's message following `message` as it changes (a place in a
+    /// queue).
+    pub(crate) async fn spin_following<T>(
+        &self,
+        mut message: tokio::sync::watch::Receiver<String>,
+        work: impl Future<Output = T>,
+    ) -> T {
         if !self.fancy {
             return work.await;
         }
@@ -51,9 +62,14 @@ impl Output {
         }
         let spinner = indicatif::ProgressBar::new_spinner();
         spinner.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        spinner.set_message(message.to_owned());
+        spinner.set_message(message.borrow_and_update().clone());
         spinner.enable_steady_tick(Duration::from_millis(80));
-        let done = work.await;
+        let done = loop {
+            tokio::select! {
+                done = &mut work => break done,
+                Ok(()) = message.changed() => spinner.set_message(message.borrow_and_update().clone()),
+            }
+        };
         spinner.finish_and_clear();
         done
     }

@@ -4,6 +4,10 @@
 //! keep the seat in the background, relay signals sent to the CLI, release when the command ends
 //! and exit with its status. When the seat is lost — a refusal, or offline grace over — the
 //! command is asked to stop (SIGTERM, then SIGKILL after [`STOP_GRACE`]) and the CLI exits 78.
+//!
+//! With `--wait`, a full license puts the machine in the license's fair queue: the spinner shows
+//! its place and the estimate, the command starts the moment a seat is its, `--timeout` bounds the
+//! wait (exit 75), and Ctrl-C leaves the queue at once (exit 130).
 
 use std::ffi::OsString;
 use std::process::ExitStatus;
@@ -11,7 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coditect_license::ClientError;
-use coditect_license::seat::{LostReason, ReleaseOutcome, Seat, SeatEvent, SeatOptions};
+use coditect_license::QueuedResponse;
+use coditect_license::seat::{
+    LostReason, ReleaseOutcome, Seat, SeatEvent, SeatOptions, WaitOptions, finish_leaving,
+};
 use coditect_license::signin::StoredSignIn;
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -28,6 +35,13 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
+    /// When every seat is in use, wait in the license's queue for one (first come, first
+    /// served) instead of exiting 75; Ctrl-C leaves the queue.
+    #[arg(long)]
+    wait: bool,
+    /// With --wait: give up after this long (e.g. 90s, 10m, 1h; default: as long as it takes).
+    #[arg(long, value_name = "DURATION", requires = "wait", value_parser = crate::borrow::period)]
+    timeout: Option<Duration>,
     /// The command to run, then its arguments (after `--`).
     #[arg(
         trailing_var_arg = true,
@@ -42,6 +56,12 @@ pub(crate) struct Args {
 #[derive(Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 enum Line {
+    Queued {
+        ticket: String,
+        position: u32,
+        queue_length: u32,
+        estimated_wait_seconds: Option<u64>,
+    },
     Acquired {
         session_id: String,
         tier: String,
@@ -74,15 +94,51 @@ pub(crate) async fn run(context: &Context, args: Args) -> Result<u8, Failure> {
         ));
     };
     let sign_in = StoredSignIn::load(&context.files, &context.client).await?;
-    let options = SeatOptions::new(
+    let mut options = SeatOptions::new(
         context.client.clone(),
         context.files.clone(),
         Arc::new(sign_in),
     )?;
     let output = context.output;
-    let acquired = output
-        .spin("Acquiring a seat…", Seat::acquire(options))
-        .await;
+    let (spinner, message) = tokio::sync::watch::channel("Acquiring a seat…".to_owned());
+    if args.wait {
+        let json = output.json;
+        let said = std::sync::Mutex::new(None::<(u32, u32)>);
+        options.wait = Some(WaitOptions::new(args.timeout, move |queued| {
+            let place = (queued.position, queued.queue_length);
+            let mut said = said.lock().unwrap_or_else(|e| e.into_inner());
+            if *said == Some(place) {
+                return;
+            }
+            *said = Some(place);
+            let _ = spinner.send(waiting_sentence(queued));
+            if json {
+                eprintln!("{}", json_line(&queued_line(queued)));
+            } else if !output.fancy {
+                output.note(&waiting_sentence(queued));
+            }
+        }));
+    }
+    let acquiring = output.spin_following(message, Seat::acquire(options));
+    let acquired = if args.wait {
+        let mut acquiring = Box::pin(acquiring);
+        let interrupted = tokio::select! {
+            acquired = &mut acquiring => Ok(acquired),
+            _ = tokio::signal::ctrl_c() => Err(()),
+        };
+        match interrupted {
+            Ok(acquired) => acquired,
+            Err(()) => {
+                // Dropping the acquire starts its leave of the queue; wait for it.
+                drop(acquiring);
+                finish_leaving(Duration::from_secs(5)).await;
+                context.output.note("Left the queue; no seat was taken.");
+                return Ok(130);
+            }
+        }
+    } else {
+        acquiring.await
+    };
     let seat = match acquired {
         Ok(seat) => seat,
         Err(error) => return Err(acquire_failure(error)),
@@ -97,7 +153,13 @@ pub(crate) async fn run(context: &Context, args: Args) -> Result<u8, Failure> {
             max_seats: grant.license.max_seats,
             offline: grant.started_offline,
         },
-        &if grant.started_offline {
+        &if let Some(waited) = grant.waited {
+            format!(
+                "A seat freed after {} s in the queue; starting {}.",
+                waited.as_secs(),
+                program.to_string_lossy()
+            )
+        } else if grant.started_offline {
             format!(
                 "The licensing service cannot be reached; running on this machine's offline lease until {}.",
                 local_time(
@@ -168,6 +230,14 @@ pub(crate) async fn run(context: &Context, args: Args) -> Result<u8, Failure> {
             format!("The seat stays with the {n} other running command(s) on this machine."),
         ),
         ReleaseOutcome::AlreadyLost => ("already_lost", String::new()),
+        ReleaseOutcome::Borrowed { until } => (
+            "borrowed",
+            format!(
+                "The seat stays borrowed by this machine until {}; `coditect-license return` \
+                 gives it back sooner.",
+                local_time(until)
+            ),
+        ),
         ReleaseOutcome::Unconfirmed => (
             "unconfirmed",
             "The licensing service did not confirm the release; the seat frees by itself within minutes."
@@ -253,6 +323,36 @@ fn acquire_failure(error: ClientError) -> Failure {
     match problem {
         Some(problem) => denial(&problem, failure),
         None => failure,
+    }
+}
+
+/// The spinner's line (and the plain note) while waiting: the place and the estimate.
+fn waiting_sentence(queued: &QueuedResponse) -> String {
+    let place = if queued.position == 1 {
+        "next in the queue".to_owned()
+    } else {
+        format!(
+            "number {} of {} in the queue",
+            queued.position, queued.queue_length
+        )
+    };
+    let estimate = match queued.estimated_wait_seconds {
+        Some(seconds) if seconds < 90 => format!("; a seat should free in about {seconds} s"),
+        Some(seconds) => format!("; a seat should free in about {} min", seconds.div_ceil(60)),
+        None => String::new(),
+    };
+    format!(
+        "All {} seats are in use; waiting, {place}{estimate} (Ctrl-C leaves the queue)…",
+        queued.max_seats
+    )
+}
+
+fn queued_line(queued: &QueuedResponse) -> Line {
+    Line::Queued {
+        ticket: queued.ticket.clone(),
+        position: queued.position,
+        queue_length: queued.queue_length,
+        estimated_wait_seconds: queued.estimated_wait_seconds,
     }
 }
 

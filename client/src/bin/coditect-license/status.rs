@@ -10,7 +10,7 @@ use coditect_license::signin::StoredSignIn;
 use coditect_license::state::{SeatState, StoredSeat};
 use coditect_license::{ClientError, IdTokens};
 use serde::Serialize;
-use shared::api::{MeResponse, SessionView};
+use shared::api::{MeResponse, QueueEntryView, SessionView, SessionsResponse};
 
 use crate::context::Context;
 use crate::exit::Exit;
@@ -30,6 +30,8 @@ struct Status {
     account: Option<MeResponse>,
     /// Who holds the seats (owners and admins only).
     holders: Option<Vec<SessionView>>,
+    /// Who waits in the queue for a seat, first first (owners and admins only).
+    queue: Option<Vec<QueueEntryView>>,
     /// This machine's seat, from the seat file.
     this_machine: Option<ThisMachine>,
     /// Why the service's part is missing, when it is.
@@ -44,6 +46,8 @@ struct ThisMachine {
     seat_expires_at: DateTime<Utc>,
     grace_ends_at: DateTime<Utc>,
     offline_since: Option<DateTime<Utc>>,
+    /// When its borrow ends, if this machine borrowed it for offline use.
+    borrowed_until: Option<DateTime<Utc>>,
     /// Commands on this machine holding it now.
     running_holders: usize,
 }
@@ -61,15 +65,17 @@ pub(crate) async fn run(context: &Context, _args: Args) -> Result<u8, Failure> {
         .output
         .spin("Asking the licensing service…", account(context, &sign_in))
         .await;
-    let (account, holders, error) = match answer {
-        Ok((me, holders)) => (Some(me), holders, None),
+    let (account, seats, error) = match answer {
+        Ok((me, seats)) => (Some(me), seats, None),
         Err(error) if error.is_transient() => (None, None, Some(error)),
         Err(error) => return Err(error.into()),
     };
+    let (holders, queue) = seats.map(|s| (s.sessions, s.queue)).unzip();
     let status = Status {
         server: context.client.base_url().to_owned(),
         account,
         holders,
+        queue,
         this_machine,
         service_error: error.as_ref().map(ToString::to_string),
     };
@@ -83,21 +89,15 @@ pub(crate) async fn run(context: &Context, _args: Args) -> Result<u8, Failure> {
 async fn account(
     context: &Context,
     sign_in: &StoredSignIn,
-) -> Result<(MeResponse, Option<Vec<SessionView>>), ClientError> {
+) -> Result<(MeResponse, Option<SessionsResponse>), ClientError> {
     let token = sign_in.id_token().await?;
     let me = context.client.me(&token).await?;
-    let holders = if me.role.manages_members() {
-        Some(
-            context
-                .client
-                .sessions(&token, me.tenant.id)
-                .await?
-                .sessions,
-        )
+    let seats = if me.role.manages_members() {
+        Some(context.client.sessions(&token, me.tenant.id).await?)
     } else {
         None
     };
-    Ok((me, holders))
+    Ok((me, seats))
 }
 
 fn this_machine(seat: StoredSeat, running_holders: usize) -> ThisMachine {
@@ -107,6 +107,9 @@ fn this_machine(seat: StoredSeat, running_holders: usize) -> ThisMachine {
         seat_expires_at: seat.seat_expires_at,
         grace_ends_at: seat.grace_ends_at,
         offline_since: seat.offline_since,
+        borrowed_until: seat
+            .borrowed_until
+            .filter(|&until| until > chrono::Utc::now()),
         running_holders,
     }
 }
@@ -148,16 +151,40 @@ fn human(status: &Status) -> String {
         } else {
             lines.push("Seats are held on:".to_owned());
             for session in holders {
+                let until = match session.borrowed_until {
+                    Some(until) => format!("borrowed until {}", local_time(until)),
+                    None => format!("until {} unless renewed", local_time(session.expires_at)),
+                };
                 lines.push(format!(
-                    "  {} (client {}), until {} unless renewed",
+                    "  {} (client {}), {until}",
                     session.hostname,
                     session.client_version.as_deref().unwrap_or("unknown"),
-                    local_time(session.expires_at)
                 ));
             }
         }
     }
+    if let Some(queue) = status.queue.as_ref().filter(|q| !q.is_empty()) {
+        lines.push(format!("{} waiting for a seat:", queue.len()));
+        for waiter in queue {
+            lines.push(format!(
+                "  {}. {} (since {})",
+                waiter.position,
+                waiter.hostname,
+                local_time(waiter.joined_at)
+            ));
+        }
+    }
     match &status.this_machine {
+        Some(seat) if seat.borrowed_until.is_some() => {
+            let until = seat.borrowed_until.unwrap_or(seat.seat_expires_at);
+            lines.push(format!(
+                "This machine: seat {} borrowed until {} ({} running command(s)); it needs no \
+                 network until then. `coditect-license return` gives it back sooner.",
+                seat.session_id,
+                local_time(until),
+                seat.running_holders
+            ));
+        }
         Some(seat) => {
             let running = match seat.running_holders {
                 0 => "no command holds it now; it frees by itself".to_owned(),

@@ -11,9 +11,10 @@ use utoipa::ToSchema;
 use crate::api::{
     AcquireRequest, AcquireResponse, AuditQuery, AuditResponse, AuthConfigResponse,
     BillingSessionResponse, CheckoutRequest, HealthResponse, HeartbeatResponse, InvitationRequest,
-    InvitationResponse, InvitationsResponse, LicenseResponse, MeResponse, MemberResponse,
-    MembersResponse, ProblemDetails, RegisterRequest, RegisterResponse, RoleChange,
-    SessionsResponse, WebhookResponse,
+    InvitationResponse, InvitationsResponse, LeaveRequest, LeaveResponse, LicenseResponse,
+    MeResponse, MemberResponse, MembersResponse, ProblemDetails, QueuedResponse, RegisterRequest,
+    RegisterResponse, RoleChange, SeatPolicy, SessionsResponse, UsageQuery, UsageResponse,
+    WebhookResponse,
 };
 use crate::seats::cleanup::CleanupReport;
 
@@ -94,20 +95,42 @@ operation! {
     ///
     /// Grants a seat of the caller's organisation's license, or returns the seat this user already
     /// holds on this machine (a retried acquire never takes a second seat). The lease in the answer
-    /// authorises heartbeat and release and verifies offline.
+    /// authorises heartbeat and release and verifies offline. With `wait_seconds` a caller that
+    /// finds no free seat waits in the license's fair queue: the request waits up to that long for
+    /// a seat, then answers 202 with the machine's place; asking again before `poll_before` keeps
+    /// it. While machines wait, a seat that frees is theirs, the head's first: a caller outside the
+    /// queue is refused while free seats are reserved for it.
     acquire: post "/api/v1/licenses/acquire", tag = "seats", auth = "id_token",
     request_body(content = AcquireRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "A seat is held: the new one, or this machine's own (`renewed`).", body = AcquireResponse),
+        (status = 200, description = "A seat is held: the new one, or this machine's own (`renewed`); `waited_seconds` when the queue gave it.", body = AcquireResponse),
+        (status = 202, description = "No seat yet and the caller waits (`wait_seconds`): its ticket, place and estimate. Ask again before `poll_before`.", body = QueuedResponse),
         (status = 400, description = "`malformed_json`: the body is not JSON.", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 403, description = "`no_license` (register first), `license_suspended`, `license_canceled` or `license_expired`: the license grants no seat.", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "`seats_exhausted`: every seat is held. `max_seats`, `seats_in_use`, `next_seat_frees_at`, and for owners and admins `holders`.", body = ProblemDetails, content_type = "application/problem+json",
+        (status = 403, description = "`no_license` (register first), `license_suspended`, `license_canceled` or `license_expired`: the license grants no seat; `borrow_not_allowed`: `borrow_seconds` was asked and the license's policy allows no borrowing, or less.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`seats_exhausted`: every seat is held, or the free ones are reserved for the `queue_length` machines waiting. `max_seats`, `seats_in_use`, `next_seat_frees_at`, and for owners and admins `holders`. `user_seat_limit`: the caller already holds the license's `max_seats_per_user` seats on other machines; `holders` lists them.", body = ProblemDetails, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds until the soonest-expiring seat frees unless its holder heartbeats."))),
         (status = 413, description = "`payload_too_large`.", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type`: send `application/json`.", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a field is missing or invalid; the detail names it.", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: this machine (user + fingerprint) asked more often than `ACQUIRE_RATE_PER_MACHINE` per window, or the license's machines without a seat more often than `ACQUIRE_RATE_PER_SEAT` × seats; a machine renewing its own seat is only held to its own limit. Nothing changed.", body = ProblemDetails, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds until a call would pass (at least 1)."))),
+    )
+}
+
+operation! {
+    /// Leave the queue
+    ///
+    /// A waiting machine gives up its place at once (a waiting CLI's Ctrl-C), so the machines
+    /// behind it move up; a ticket not polled before its `poll_before` leaves by itself.
+    leave: post "/api/v1/licenses/leave", tag = "seats", auth = "id_token",
+    request_body(content = LeaveRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "`left`: whether the ticket was waiting and has left (false: it had claimed a seat, lapsed, left already, or is not this machine's).", body = LeaveResponse),
+        (status = 400, description = "`malformed_json`: the body is not JSON.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`no_license`: the caller belongs to no organisation with a license.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a field is missing or invalid; the detail names it.", body = ProblemDetails, content_type = "application/problem+json"),
     )
 }
 
@@ -129,11 +152,26 @@ operation! {
     /// Idempotent: 204 whether the seat was held or already gone. A lease past its offline grace may
     /// still release its seat, but only the lease of the seat's latest grant (its `grant` claim)
     /// frees it: once another program of the same user on the same machine has acquired the seat
-    /// again, an older lease's release changes nothing.
+    /// again, an older lease's release changes nothing. A borrowed seat stays held until it is
+    /// returned (`POST /api/v1/licenses/return`) or its borrow ends.
     release: delete "/api/v1/licenses/release", tag = "seats", auth = "lease",
     responses(
         (status = 204, description = "The seat is free (or was already gone, or is held by a later grant of this machine)."),
         (status = 429, description = "`rate_limited`: the seat was already gone (or held by a later grant) and this machine (user + fingerprint hash of the lease) released gone seats more often than `RELEASE_RATE_PER_MACHINE` per window. A release that frees a seat is never limited.", body = ProblemDetails, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until a call would pass (at least 1)."))),
+    )
+}
+
+operation! {
+    /// Return a borrowed seat before its borrow ends
+    ///
+    /// A borrowed seat is held without heartbeats until its borrow ends, and an ordinary release
+    /// (a program exiting on the borrowing machine) leaves it held; this frees it at once. A seat
+    /// that is not borrowed is released as by `DELETE /api/v1/licenses/release`.
+    return_seat: post "/api/v1/licenses/return", tag = "seats", auth = "lease",
+    responses(
+        (status = 204, description = "The seat is free (or was already gone, or is held by a later grant of this machine)."),
+        (status = 429, description = "`rate_limited`: the seat was already gone (or held by a later grant) and this machine released gone seats more often than `RELEASE_RATE_PER_MACHINE` per window.", body = ProblemDetails, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds until a call would pass (at least 1)."))),
     )
 }
@@ -295,6 +333,27 @@ operation! {
 }
 
 operation! {
+    /// Set the license's seat policies (owners)
+    ///
+    /// Borrowing for offline use (`max_borrow_seconds`) and the per-user cap
+    /// (`max_seats_per_user`); `null` turns one off. Seats already held or borrowed keep their
+    /// terms; the policy applies from the next acquire. Recorded as a `license.policy_changed`
+    /// audit event.
+    set_policy: put "/api/v1/tenants/{tenant_id}/license/policy", tag = "tenants", auth = "id_token",
+    params(("tenant_id" = uuid::Uuid, Path, description = "The organisation.")),
+    request_body(content = SeatPolicy, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The license with its new policies.", body = LicenseResponse),
+        (status = 400, description = "`malformed_json`: the body is not JSON.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: only owners set policies.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a value out of range; the detail names it.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
     /// Who holds a seat on which machine (owners and admins)
     sessions: get "/api/v1/tenants/{tenant_id}/sessions", tag = "tenants", auth = "id_token",
     params(("tenant_id" = uuid::Uuid, Path, description = "The organisation.")),
@@ -333,6 +392,30 @@ operation! {
         (status = 403, description = "`forbidden`.", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`.", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `limit` is not an integer.", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+}
+
+operation! {
+    /// The license's usage report: seats in use, denials, borrows and the queue (owners and admins)
+    ///
+    /// Per UTC hour or day of the period, computed from the audit trail: peak and time-weighted
+    /// average seats in use (rebuilt from grants, releases and expiries), denials of a full pool
+    /// (the per-user cap apart), borrows started, queue joins, claims and abandons with the
+    /// claims' median and 95th-percentile wait. For the period: the same totals, and the seats
+    /// that would have avoided 50, 90 and 100 % of the denials (the demand at a denial is the
+    /// seats in use then plus the distinct machines refused in the same minute; the seats for
+    /// N % are the smallest count at or above the demand of N % of the denials, by count).
+    usage: get "/api/v1/tenants/{tenant_id}/usage", tag = "tenants", auth = "id_token",
+    params(
+        ("tenant_id" = uuid::Uuid, Path, description = "The organisation."),
+        UsageQuery,
+    ),
+    responses(
+        (status = 200, description = "The report.", body = UsageResponse),
+        (status = 400, description = "`invalid_range`: `from` is not before `to`, has not come yet, or the period is longer than 400 days.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: members do not see the report.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such organisation for the caller, or it holds no license.", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a date that does not parse, a `bucket` other than `hour` or `day`, or an unknown parameter.", body = ProblemDetails, content_type = "application/problem+json"),
     )
 }
 

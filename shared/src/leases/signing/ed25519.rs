@@ -269,6 +269,12 @@ mod tests {
         assert_ne!(new.kid(), old.kid());
         let verifier = new.verifier("coditect-licensing").expect("verifier");
         assert!(verifier.verify(&old_lease).is_ok());
+        // What `new` signs names its own key, never the retired one it also publishes.
+        let new_lease = new.sign(&claims(60)).await.expect("signs");
+        let header = jsonwebtoken::decode_header(&new_lease).expect("a JWS header");
+        assert_eq!(header.kid.as_deref(), Some(new.kid()));
+        assert_ne!(header.kid.as_deref(), Some(old.kid()));
+        assert!(verifier.verify(&new_lease).is_ok());
         let _ = std::fs::remove_dir_all(dir);
     }
 

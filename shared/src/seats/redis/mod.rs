@@ -11,6 +11,13 @@
 //! - `{lic:<id>}:denials`: hash, `user:fingerprint` → that machine's pending denial count;
 //! - `{lic:<id>}:grants`: hash, session id → its latest grant (1, then one more per renewal), which
 //!   a lease must carry to release the seat;
+//! - `{lic:<id>}:borrowed`: hash, session id → when its borrow ends (ms);
+//! - `{lic:<id>}:users`: hash, user id → live seats the user holds (the per-user cap);
+//! - `{lic:<id>}:queue`: sorted set, ticket → its place (FIFO); `{lic:<id>}:tickets`: hash, ticket
+//!   → `joined_ms data`; `{lic:<id>}:waiters`: hash, `user:fingerprint` → its ticket;
+//!   `{lic:<id>}:deadlines`: sorted set, ticket → when it lapses unless polled (ms);
+//! - `{lic:<id>}:frees`: hash, when a seat last freed and the running mean time between frees
+//!   (the queue's estimate), expiring an hour after the last free;
 //! - `{lic:<id>}:rate:acquire:<user:fingerprint>`, `{lic:<id>}:rate:acquire` and
 //!   `{lic:<id>}:rate:release:<user:fingerprint hash>`: the rate limits' TATs in µs
 //!   ([`super::limits`]), each expiring when its bucket is full again.
@@ -42,8 +49,8 @@ pub use self::connection::{
     RedisConnection, RedisEndpoint, cluster_client, read_redis_ca, redis_client,
 };
 use super::{
-    Acquired, Holder, LimitScope, Limited, Rate, ReleaseRequest, Released, SeatError, SeatEvent,
-    SeatEventKind, SeatRequest, SeatResult, SeatStore, lua,
+    Acquired, Holder, LimitScope, Limited, MAX_QUEUE, QueueEvent, Rate, ReleaseRequest, Released,
+    SeatError, SeatEvent, SeatEventKind, SeatRequest, SeatResult, SeatStore, Ticket, Waiter, lua,
 };
 
 /// The seat store on Redis.
@@ -59,6 +66,8 @@ pub struct RedisSeats {
     release: Script,
     reap: Script,
     holders: Script,
+    leave: Script,
+    queue: Script,
     flush_denials: Script,
     ack_events: Script,
 }
@@ -107,6 +116,8 @@ impl RedisSeats {
             release: Script::new(&lua::release()),
             reap: Script::new(&lua::reap()),
             holders: Script::new(lua::HOLDERS),
+            leave: Script::new(&lua::leave()),
+            queue: Script::new(lua::QUEUE),
             flush_denials: Script::new(lua::FLUSH_DENIALS),
             ack_events: Script::new(lua::ACK_EVENTS),
         }
@@ -126,7 +137,7 @@ impl RedisSeats {
     }
 
     /// The keys of a license's pool, in the order the scripts expect.
-    fn pool_keys(&self, license: Uuid) -> [String; 6] {
+    fn pool_keys(&self, license: Uuid) -> [String; 13] {
         lua::pool_keys(&self.prefix, license)
     }
 
@@ -176,6 +187,11 @@ fn limit_args(rate: Option<Rate>) -> (u32, i64) {
     rate.map_or((0, 0), |rate| (rate.calls, rate.window_us()))
 }
 
+/// A borrow's end as the scripts answer it: `0` when the seat is not borrowed.
+fn borrow_end(value: &str) -> SeatResult<Option<i64>> {
+    Ok(Some(int(value)?).filter(|&ms| ms > 0))
+}
+
 fn int(value: &str) -> SeatResult<i64> {
     // Redis answers scores as decimal text, sometimes with a fraction ("1.7e12" never occurs for
     // integer scores below 2^53, but be lenient).
@@ -218,22 +234,46 @@ impl SeatStore for RedisSeats {
             .arg(machine_window)
             .arg(license_calls)
             .arg(license_window)
+            .arg(request.per_user.unwrap_or(0))
+            .arg(request.borrow.map_or(0, |borrow| borrow.as_millis() as u64))
+            .arg(request.wait.map_or(0, |ttl| ttl.as_millis().max(1) as u64))
+            .arg(MAX_QUEUE)
+            .arg(request.ticket.as_deref().unwrap_or(""))
             .invoke_async(&mut conn)
             .await
             .map_err(classify)?;
         match reply.as_slice() {
-            [kind, session, expires, in_use, grant] if kind == "granted" || kind == "renewed" => {
+            [kind, session, expires, in_use, grant, borrowed, waited]
+                if kind == "granted" || kind == "renewed" =>
+            {
                 Ok(Acquired::Granted {
                     session_id: session.clone(),
                     expires_at_ms: int(expires)?,
                     in_use: int(in_use)? as u32,
                     renewed: kind == "renewed",
                     grant: int(grant)? as u64,
+                    borrowed_until_ms: borrow_end(borrowed)?,
+                    waited_ms: Some(int(waited)?).filter(|&ms| ms >= 0),
                 })
             }
-            [kind, in_use, earliest] if kind == "full" => Ok(Acquired::Full {
+            [kind, ticket, position, queued, estimate, in_use, deadline] if kind == "queued" => {
+                Ok(Acquired::Queued(Ticket {
+                    ticket: ticket.clone(),
+                    position: int(position)? as u32,
+                    queued: int(queued)? as u32,
+                    estimated_wait_ms: Some(int(estimate)?).filter(|&ms| ms >= 0),
+                    in_use: int(in_use)? as u32,
+                    deadline_ms: int(deadline)?,
+                }))
+            }
+            [kind] if kind == "gone" => Ok(Acquired::TicketGone),
+            [kind, held] if kind == "user_full" => Ok(Acquired::UserFull {
+                held: int(held)? as u32,
+            }),
+            [kind, in_use, earliest, queued] if kind == "full" => Ok(Acquired::Full {
                 in_use: int(in_use)? as u32,
                 next_expiry_ms: int(earliest)?,
+                queued: int(queued)? as u32,
             }),
             [kind, scope, wait] if kind == "limited" => {
                 let scope = LimitScope::parse(scope).ok_or_else(|| {
@@ -281,6 +321,7 @@ impl SeatStore for RedisSeats {
             .arg(calls)
             .arg(window)
             .arg(request.grant)
+            .arg(u8::from(request.ends_borrow))
             .invoke_async(&mut conn)
             .await
             .map_err(classify)?;
@@ -288,6 +329,7 @@ impl SeatStore for RedisSeats {
             1 => Released::Freed,
             0 => Released::Gone,
             2 => Released::Superseded,
+            3 => Released::Borrowed,
             wait => Released::Limited(Limited::after_us(LimitScope::Machine, -wait)),
         })
     }
@@ -298,15 +340,55 @@ impl SeatStore for RedisSeats {
             .holders
             .key(self.key(license_id, "seats"))
             .key(self.key(license_id, "sessions"))
+            .key(self.key(license_id, "borrowed"))
             .invoke_async(&mut conn)
             .await
             .map_err(classify)?;
-        flat.chunks_exact(3)
+        flat.chunks_exact(4)
             .map(|chunk| {
                 Ok(Holder {
                     session_id: chunk[0].clone(),
                     expires_at_ms: int(&chunk[1])?,
                     data: serde_json::from_str(&chunk[2])
+                        .map_err(|e| SeatError::Other(e.into()))?,
+                    borrowed_until_ms: borrow_end(&chunk[3])?,
+                })
+            })
+            .collect()
+    }
+
+    async fn leave(&self, license_id: Uuid, ticket: &str, holder: &str) -> SeatResult<bool> {
+        let mut conn = self.conn().await?;
+        let left: i64 = self
+            .leave
+            .key(&self.pool_keys(license_id)[..])
+            .arg(ticket)
+            .arg(holder)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(classify)?;
+        Ok(left == 1)
+    }
+
+    async fn queue(&self, license_id: Uuid) -> SeatResult<Vec<Waiter>> {
+        let mut conn = self.conn().await?;
+        let flat: Vec<String> = self
+            .queue
+            .key(self.key(license_id, "queue"))
+            .key(self.key(license_id, "tickets"))
+            .key(self.key(license_id, "deadlines"))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(classify)?;
+        flat.chunks_exact(4)
+            .zip(1..)
+            .map(|(chunk, position)| {
+                Ok(Waiter {
+                    ticket: chunk[0].clone(),
+                    position,
+                    joined_ms: int(&chunk[1])?,
+                    deadline_ms: int(&chunk[2])?,
+                    data: serde_json::from_str(&chunk[3])
                         .map_err(|e| SeatError::Other(e.into()))?,
                 })
             })
@@ -369,6 +451,7 @@ impl SeatStore for RedisSeats {
                 let mut conn = conn.clone();
                 let mut pipe = redis::pipe();
                 pipe.exists(self.key(id, "seats"))
+                    .exists(self.key(id, "queue"))
                     .exists(self.key(id, "denials"))
                     .xlen(self.key(id, "events"));
                 checks.spawn(async move {
@@ -420,6 +503,15 @@ impl SeatStore for RedisSeats {
                     in_use: field("in_use").parse().ok(),
                     count: field("count").parse().unwrap_or(1),
                     last_at_ms: field("last").parse().unwrap_or(at_ms),
+                    until_ms: field("until").parse().ok(),
+                    queue: Some(field("ticket"))
+                        .filter(|t| !t.is_empty())
+                        .map(|ticket| QueueEvent {
+                            ticket,
+                            position: field("position").parse().ok(),
+                            waited_ms: field("waited").parse().ok(),
+                            reason: Some(field("reason")).filter(|r| !r.is_empty()),
+                        }),
                     id: entry.id.clone(),
                 })
             })

@@ -9,7 +9,8 @@
 //! - [`tenants`]: sign-in and registration, the tenant and its license;
 //! - [`membership`]: members, roles and invitations;
 //! - [`events`]: Stripe event ids and the audit trail;
-//! - [`billing`]: Stripe webhook events applied to a license, once and in Stripe's order.
+//! - [`billing`]: Stripe webhook events applied to a license, once and in Stripe's order;
+//! - [`usage`]: the usage report, computed from the audit trail (`usage_*.sql`).
 //!
 //! Membership changes first `UPDATE` the tenant row ([`SqlRecords::lock_membership`]): on
 //! PostgreSQL that locks the row until commit, on SQLite it takes the write lock, so "never leave
@@ -31,7 +32,9 @@
 mod billing;
 mod events;
 mod membership;
+mod policy;
 mod tenants;
+mod usage;
 
 use std::future::Future;
 

@@ -70,6 +70,7 @@ impl Contended {
             Answer::Acquired(Acquired::Full {
                 in_use,
                 next_expiry_ms,
+                queued: 0,
             }) => {
                 assert_eq!(in_use, cap, "a full answer must count exactly the cap");
                 assert!(next_expiry_ms >= sent - SKEW_MS, "next expiry in the past");
@@ -84,8 +85,15 @@ impl Contended {
                 }
                 self.tally.full += 1;
             }
-            Answer::Acquired(limited @ Acquired::Limited(_)) => {
-                panic!("no limit is set under contention, the store answered {limited:?}")
+            Answer::Acquired(limited @ (Acquired::Limited(_) | Acquired::UserFull { .. })) => {
+                panic!(
+                    "no limit or per-user cap is set under contention, the store answered {limited:?}"
+                )
+            }
+            Answer::Acquired(
+                queued @ (Acquired::Queued(_) | Acquired::TicketGone | Acquired::Full { .. }),
+            ) => {
+                panic!("nobody waits in this race, yet the store answered {queued:?}")
             }
             Answer::Heartbeat(Some(expires)) => {
                 assert!(!dead_before, "a heartbeat revived an expired session");
