@@ -157,7 +157,12 @@ impl TestServer {
     async fn on(listener: TcpListener, vars: Vec<(String, String)>, data_dir: TempDir) -> Self {
         let config = Arc::new(
             Config::from_lookup(|name| {
-                vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+                // The last value of a name wins, as in an environment: a test's own vars
+                // override the defaults they were put on top of.
+                vars.iter()
+                    .rev()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
             })
             .expect("test configuration parses"),
         );

@@ -227,3 +227,72 @@ fn timestamp(ms: i64) -> DateTime<Utc> {
         .single()
         .unwrap_or_else(Utc::now)
 }
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+    use crate::telemetry::{CapturedLines, CloudLoggingLayer};
+
+    /// The log-based metrics of `terraform/modules/monitoring`, which read these lines.
+    const MONITORING: &str = include_str!("../../../terraform/modules/monitoring/main.tf");
+
+    /// What `record` logged as `message`: each line's `label` field and its `count`.
+    fn counted(lines: &CapturedLines, message: &str, label: &str) -> BTreeMap<String, u64> {
+        lines
+            .lines()
+            .into_iter()
+            .filter(|line| line["message"] == message)
+            .map(|line| {
+                assert_eq!(line["severity"], "INFO", "{line}");
+                let key = line[label]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{label}: {line}"));
+                let count = line["count"]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("count: {line}"));
+                (key.to_owned(), count)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_run_logs_each_event_kind_and_tier_with_the_fields_the_log_based_metrics_read() {
+        let report = CleanupReport {
+            pools: 2,
+            reaped: 1,
+            audited: 9,
+            events: EventCounts {
+                granted: 3,
+                expired: 1,
+                denied: 5,
+                ..EventCounts::default()
+            },
+            seats_in_use: BTreeMap::from([("TEAM".to_owned(), 4), ("FREE".to_owned(), 1)]),
+        };
+        let lines = CapturedLines::default();
+        let subscriber =
+            tracing_subscriber::registry().with(CloudLoggingLayer::new("proj", lines.clone()));
+        tracing::subscriber::with_default(subscriber, || record(&report, false));
+
+        // One line per kind that occurred (a kind with none writes nothing), with its count.
+        let events = counted(&lines, "seat events", "kind");
+        let expected = [("granted", 3), ("expired", 1), ("denied", 5)];
+        assert_eq!(events, expected.map(|(k, n)| (k.to_owned(), n)).into());
+        let tiers = counted(&lines, "seats in use", "tier");
+        assert_eq!(tiers, report.seats_in_use);
+
+        // The metrics filter on these messages, label by these fields and sum `count`.
+        for (message, label) in [("seat events", "kind"), ("seats in use", "tier")] {
+            let filter = format!(r#"filter      = "jsonPayload.message=\"{message}\"""#);
+            assert!(
+                MONITORING.contains(&filter),
+                "no metric filters on {message}"
+            );
+            let extract = format!(r#"{label} = "EXTRACT(jsonPayload.{label})""#);
+            assert!(MONITORING.contains(&extract), "no metric labels by {label}");
+        }
+        assert!(MONITORING.contains(r#"value_extractor = "EXTRACT(jsonPayload.count)""#));
+    }
+}

@@ -1,10 +1,15 @@
 //! Refusals are obeyed at once: a full pool denies with the holders named, and a license
-//! suspended while a seat is held takes the seat at the next lease refresh, with grace left.
+//! suspended while a seat is held takes the seat at the next lease refresh, with grace left. A 429
+//! is not a refusal: the SDK waits the `Retry-After` it names and asks again, within its patience.
+
+use std::time::{Duration, Instant};
 
 use coditect_license::ProblemCode;
 use coditect_license::seat::Seat;
 use coditect_license::seat::{LostReason, SeatEvent};
+use integration_tests::api::acquire;
 use integration_tests::server::Backends;
+use reqwest::StatusCode;
 use shared::domain::LicenseStatus;
 
 use super::{Machine, held, next_event, owner_on, set_plan};
@@ -12,6 +17,7 @@ use super::{Machine, held, next_event, owner_on, set_plan};
 integration_tests::on_both_backends!(
     a_second_machine_on_a_full_license_is_denied_with_who_holds_the_seats,
     a_license_suspended_while_a_seat_is_held_takes_the_seat_at_once,
+    asked_to_slow_down_the_sdk_waits_the_retry_after_and_gives_up_only_past_its_patience,
 );
 
 async fn a_second_machine_on_a_full_license_is_denied_with_who_holds_the_seats(backends: Backends) {
@@ -66,4 +72,68 @@ async fn a_license_suspended_while_a_seat_is_held_takes_the_seat_at_once(backend
         held(&server, license).await.is_empty(),
         "the refused seat is given back, not left to its TTL"
     );
+}
+
+async fn asked_to_slow_down_the_sdk_waits_the_retry_after_and_gives_up_only_past_its_patience(
+    backends: Backends,
+) {
+    // Two acquires per machine every 6 s: one more every 3 s once both are spent.
+    let limits = [
+        ("ACQUIRE_RATE_PER_MACHINE", "2"),
+        ("RATE_LIMIT_WINDOW_SECONDS", "6"),
+    ];
+    let Some((server, owner, _)) = owner_on(backends, &limits).await else {
+        return;
+    };
+    let machine = Machine::of(&owner, 24);
+    let hostname = format!("machine-{}", &machine.fingerprint[..4]);
+    for _ in 0..2 {
+        let renewed = acquire(&server.url, &owner, &machine.fingerprint, &hostname).await;
+        assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.text);
+    }
+    let limited = acquire(&server.url, &owner, &machine.fingerprint, &hostname).await;
+    assert_eq!(
+        (limited.status, limited.code()),
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(ProblemCode::RateLimited)
+        ),
+        "{}",
+        limited.text
+    );
+    let retry_after: u64 = limited.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((2..=3).contains(&retry_after), "Retry-After: {retry_after}");
+
+    // Less patience than the wait asked for: the service's answer at once. A client that retried
+    // on its own backoff (100–500 ms steps here) would spend its whole patience being refused.
+    let mut impatient = machine.options(&server.url);
+    impatient.patience = Duration::from_secs(retry_after) - Duration::from_millis(700);
+    let asked = Instant::now();
+    let refused = Seat::acquire(impatient).await.err().expect("limited");
+    assert_eq!(refused.code(), Some(ProblemCode::RateLimited), "{refused}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
+
+    // Patience enough: it waits as asked (a limited call changes nothing, so the wait is still
+    // about Retry-After) and then holds the seat.
+    let mut patient = machine.options(&server.url);
+    patient.patience = Duration::from_secs(15);
+    let asked = Instant::now();
+    let seat = Seat::acquire(patient)
+        .await
+        .expect("granted after the wait");
+    let waited = asked.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1_500),
+        "the SDK asked again before the limit allowed it: {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(10), "{waited:?}");
+    seat.release().await;
 }

@@ -6,12 +6,13 @@ use reqwest::{Method, StatusCode};
 use shared::api::ProblemCode;
 use uuid::Uuid;
 
-use crate::{base64_claims_with, lease, owner_on, server_claims};
+use crate::{base64_claims_with, lease, owner_on, server_claims, sessions_of};
 
 integration_tests::on_both_backends!(
     bad_leases_are_refused_with_clear_codes,
     malformed_acquire_requests_answer_problems,
     a_hostname_that_could_pass_for_another_is_refused,
+    limits_count_characters_so_a_name_of_two_byte_letters_is_kept_whole,
 );
 
 async fn bad_leases_are_refused_with_clear_codes(backends: Backends) {
@@ -202,4 +203,55 @@ async fn a_hostname_that_could_pass_for_another_is_refused(backends: Backends) {
     assert_eq!(cleaned, "laptopgpj.exe");
     let granted = acquire(&server.url, &owner, &machine(1), &cleaned).await;
     assert_eq!(granted.status, StatusCode::OK, "{}", granted.text);
+}
+
+async fn limits_count_characters_so_a_name_of_two_byte_letters_is_kept_whole(backends: Backends) {
+    let Some((server, owner, tenant)) = owner_on(backends, &[]).await else {
+        return;
+    };
+    let url = format!("{}/api/v1/licenses/acquire", server.url);
+    let token = owner.token();
+    let ask = |hostname: String, version: String| {
+        let body = serde_json::json!({
+            "fingerprint": machine(2),
+            "hostname": hostname,
+            "client_version": version,
+        });
+        send(Method::POST, &url, Some(&token), Some(body))
+    };
+    // 255 and 64 characters of two bytes each (510 and 128 bytes): at the limits, as documented.
+    let hostname = "é".repeat(255);
+    let version = "ü".repeat(64);
+    for (what, too_long) in [
+        ("hostname", ask("é".repeat(256), version.clone()).await),
+        (
+            "client_version",
+            ask(hostname.clone(), "ü".repeat(65)).await,
+        ),
+    ] {
+        assert_eq!(
+            (too_long.status, too_long.code()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(ProblemCode::ValidationFailed)
+            ),
+            "{what} one character over: {}",
+            too_long.text
+        );
+        assert!(
+            too_long.problem().detail.contains(what),
+            "{}",
+            too_long.text
+        );
+    }
+    let granted = ask(hostname.clone(), version.clone()).await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.text);
+    // The store keeps every byte: the admin sees the name as sent, not cut at a byte count.
+    let sessions = sessions_of(&server, &owner, tenant).await.sessions;
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(sessions[0].hostname, hostname);
+    assert_eq!(
+        sessions[0].client_version.as_deref(),
+        Some(version.as_str())
+    );
 }
