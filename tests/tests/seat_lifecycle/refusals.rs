@@ -77,10 +77,11 @@ async fn a_license_suspended_while_a_seat_is_held_takes_the_seat_at_once(backend
 async fn asked_to_slow_down_the_sdk_waits_the_retry_after_and_gives_up_only_past_its_patience(
     backends: Backends,
 ) {
-    // Two acquires per machine every 6 s: one more every 3 s once both are spent.
+    // Two acquires per machine every 20 s: one more every 10 s once both are spent. Waits that
+    // long keep every margin below several seconds, above any stall of a busy machine.
     let limits = [
         ("ACQUIRE_RATE_PER_MACHINE", "2"),
-        ("RATE_LIMIT_WINDOW_SECONDS", "6"),
+        ("RATE_LIMIT_WINDOW_SECONDS", "20"),
     ];
     let Some((server, owner, _)) = owner_on(backends, &limits).await else {
         return;
@@ -106,17 +107,20 @@ async fn asked_to_slow_down_the_sdk_waits_the_retry_after_and_gives_up_only_past
         .expect("ascii")
         .parse()
         .expect("seconds");
-    assert!((2..=3).contains(&retry_after), "Retry-After: {retry_after}");
+    assert!(
+        (7..=10).contains(&retry_after),
+        "Retry-After: {retry_after}"
+    );
 
     // Less patience than the wait asked for: the service's answer at once. A client that retried
     // on its own backoff (100–500 ms steps here) would spend its whole patience being refused.
     let mut impatient = machine.options(&server.url);
-    impatient.patience = Duration::from_secs(retry_after) - Duration::from_millis(700);
+    impatient.patience = Duration::from_secs(retry_after - 3);
     let asked = Instant::now();
     let refused = Seat::acquire(impatient).await.err().expect("limited");
     assert_eq!(refused.code(), Some(ProblemCode::RateLimited), "{refused}");
     assert!(
-        asked.elapsed() < Duration::from_secs(1),
+        asked.elapsed() < Duration::from_secs(3),
         "{:?}",
         asked.elapsed()
     );
@@ -124,16 +128,16 @@ async fn asked_to_slow_down_the_sdk_waits_the_retry_after_and_gives_up_only_past
     // Patience enough: it waits as asked (a limited call changes nothing, so the wait is still
     // about Retry-After) and then holds the seat.
     let mut patient = machine.options(&server.url);
-    patient.patience = Duration::from_secs(15);
+    patient.patience = Duration::from_secs(30);
     let asked = Instant::now();
     let seat = Seat::acquire(patient)
         .await
         .expect("granted after the wait");
     let waited = asked.elapsed();
     assert!(
-        waited >= Duration::from_millis(1_500),
+        waited >= Duration::from_secs(5),
         "the SDK asked again before the limit allowed it: {waited:?}"
     );
-    assert!(waited < Duration::from_secs(10), "{waited:?}");
+    assert!(waited < Duration::from_secs(25), "{waited:?}");
     seat.release().await;
 }
