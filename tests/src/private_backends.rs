@@ -98,6 +98,7 @@ impl PrivateRedis {
         let serves = ready_or_exited(
             "the private Redis",
             &mut child,
+            self.port,
             Duration::from_secs(10),
             || {
                 Command::new("redis-cli")
@@ -237,6 +238,7 @@ impl PrivatePostgres {
         let serves = ready_or_exited(
             "the private PostgreSQL",
             &mut child,
+            self.port,
             Duration::from_secs(30),
             || {
                 Command::new(server_binary("pg_isready"))

@@ -108,9 +108,10 @@ impl TlsRedis {
                 .spawn()
                 .expect("spawn redis-server");
             let address = SocketAddr::from(([127, 0, 0, 1], port));
-            let listening = ready_or_exited("the TLS redis-server", &mut started, WAIT, || {
-                TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
-            });
+            let listening =
+                ready_or_exited("the TLS redis-server", &mut started, port, WAIT, || {
+                    TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+                });
             child = Some(started);
             listening
         });

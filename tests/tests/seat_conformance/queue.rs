@@ -394,8 +394,11 @@ async fn the_estimate_follows_the_pace_seats_freed_at(seats: Arc<dyn SeatStore>)
             .await
             .expect("leave")
     );
-    assert!(release(&*seats, license, &seat.id).await);
+    // The store stamps each free somewhere inside its `release` call, so the gap between the
+    // stamps lies between the 400 ms slept between the calls and the time from the first call's
+    // start to the second's end (however slow a loaded machine makes either call).
     let started = now_ms();
+    assert!(release(&*seats, license, &seat.id).await);
     let seat = granted(ask(&*seats, &waiting(license, 1, &user, None)).await);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(release(&*seats, license, &seat.id).await);
